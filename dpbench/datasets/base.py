@@ -1,0 +1,144 @@
+"""The dataset adapter base class: indexing, protocol data, error policy and sample access.
+
+An adapter reads one dataset exactly as its official download unpacks under ``root`` and
+turns each item into a :class:`~dpbench.types.Sample`. Subclasses implement ``_index`` (find
+the items of a split, in a deterministic order) and ``_load`` (read one item); the base class
+gives them ``len``, indexing, iteration, the protocol file ``datasets/<name>.toml`` and a
+uniform error policy: a missing or broken file raises :class:`DatasetError` naming the file,
+or, with ``on_error="skip"``, is logged, counted in ``excluded`` and left out of the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from dpbench.errors import DatasetError
+from dpbench.resources import load_toml, resource_dir
+from dpbench.types import TASKS, Sample
+
+log = logging.getLogger(__name__)
+
+ON_ERROR_POLICIES = ("raise", "skip")
+
+
+def load_protocol(name: str) -> dict:
+    """The protocol data of dataset ``name`` from ``datasets/<name>.toml`` (empty if none)."""
+    path = resource_dir("datasets") / f"{name}.toml"
+    if not path.exists():
+        return {}
+    return load_toml(path)
+
+
+class Dataset:
+    """Base class of every dataset adapter (see the module docstring for the contract)."""
+
+    name: ClassVar[str] = ""
+    task: ClassVar[str] = "metric_depth"
+    #: One line telling a user what must be found under ``root``.
+    layout: ClassVar[str] = ""
+    #: Named splits besides "all" (the first is not necessarily the default: see the protocol).
+    splits: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise"):
+        if on_error not in ON_ERROR_POLICIES:
+            raise ValueError(f"on_error must be one of {ON_ERROR_POLICIES}, got {on_error!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"{type(self).__name__}.task must be one of {TASKS}, got {self.task!r}")
+        self.root = Path(root)
+        self.protocol: dict = load_protocol(self.name)
+        self.split = split if split is not None else self.protocol.get("default_split", "all")
+        if self.splits and self.split not in (*self.splits, "all"):
+            raise DatasetError(
+                f"{self.name}: unknown split {self.split!r}; choose one of "
+                f"{', '.join((*self.splits, 'all'))}"
+            )
+        self.on_error = on_error
+        #: Items left out, as (item, reason) pairs: skipped files or, for focal sets, exclusions.
+        self.excluded: list[tuple[str, str]] = []
+        if not self.root.is_dir():
+            raise DatasetError(
+                f"{self.name}: dataset root {self.root} does not exist or is not a folder; "
+                f"expected layout: {self.layout}"
+            )
+        self._items: list[Any] = list(self._index())
+        if not self._items:
+            raise DatasetError(
+                f"{self.name}: no samples found under {self.root} for split {self.split!r}; "
+                f"expected layout: {self.layout}"
+            )
+
+    # -- to implement --------------------------------------------------------------------
+    def _index(self) -> Sequence[Any]:
+        """Find the items of ``self.split`` under ``self.root``, in a deterministic order."""
+        raise NotImplementedError
+
+    def _item_id(self, item: Any) -> str:
+        """The sample id of an item (unique within the dataset, stable across runs)."""
+        raise NotImplementedError
+
+    def _load(self, item: Any) -> Sample:
+        """Read one item into a Sample; raise DatasetError naming the file on bad input."""
+        raise NotImplementedError
+
+    @classmethod
+    def is_present(cls, root: str | os.PathLike) -> bool:
+        """Cheap check that ``root`` looks like this dataset (used by ``dpbench datasets``)."""
+        return Path(root).is_dir()
+
+    # -- provided ------------------------------------------------------------------------
+    @property
+    def ids(self) -> list[str]:
+        return [self._item_id(item) for item in self._items]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> Sample:
+        if not -len(self._items) <= index < len(self._items):
+            raise IndexError(f"{self.name}: index {index} out of range for {len(self)} samples")
+        return self._load(self._items[index])
+
+    def __iter__(self) -> Iterator[Sample]:
+        for index in range(len(self)):
+            yield self[index]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, n={len(self)})"
+
+    @property
+    def depth_range(self) -> tuple[float | None, float | None]:
+        """The protocol's valid ground-truth depth range in metres (None = unbounded)."""
+        return self.protocol.get("min_depth"), self.protocol.get("max_depth")
+
+    def exclusion_summary(self) -> dict[str, int]:
+        """How many items were left out, per reason."""
+        return dict(Counter(reason for _, reason in self.excluded))
+
+    def protocol_hash(self) -> str:
+        """A short hash of what defines this evaluation set: protocol data, split and sample ids."""
+        payload = json.dumps(
+            {"name": self.name, "split": self.split, "protocol": self.protocol, "ids": self.ids},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def _skip_or_raise(self, item: str, reason: str) -> None:
+        """Apply the error policy to a broken item found while indexing."""
+        if self.on_error == "raise":
+            raise DatasetError(f"{self.name}: {item}: {reason}")
+        log.warning("%s: skipping %s: %s", self.name, item, reason)
+        self.excluded.append((item, reason))
+
+    def _require(self, path: Path, what: str) -> Path:
+        """Return ``path`` if it exists, else raise a DatasetError saying what was expected."""
+        if not path.exists():
+            raise DatasetError(f"{self.name}: missing {what}: {path} (expected layout: {self.layout})")
+        return path

@@ -1,0 +1,66 @@
+"""Reading and writing 8-bit RGB images, with the EXIF orientation applied on read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from dpbench.errors import DatasetError
+
+Image.MAX_IMAGE_PIXELS = None  # dataset images (ETH3D, Booster) exceed Pillow's bomb guard
+
+
+def open_oriented(path: str | os.PathLike) -> Image.Image:
+    """Open an image with Pillow and apply its EXIF orientation (all eight values)."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: image file not found")
+    try:
+        image = Image.open(path)
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DatasetError(f"{path}: unreadable image ({exc})") from exc
+    return ImageOps.exif_transpose(image)
+
+
+def to_rgb8(image: Image.Image, path: str | os.PathLike = "<image>") -> np.ndarray:
+    """Convert a Pillow image to H×W×3 uint8 RGB (grey copied to 3 channels, alpha dropped).
+
+    16-bit images are scaled to 8 bits by keeping the high byte.
+    """
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.uint32)
+        if array.max(initial=0) > 255:
+            array = array >> 8
+        array = np.clip(array, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(array[..., None], 3, axis=2))
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise DatasetError(f"{path}: could not convert to RGB (mode {image.mode}, shape {array.shape})")
+    return np.ascontiguousarray(array)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as H×W×3 uint8 RGB with the EXIF orientation applied."""
+    return to_rgb8(open_oriented(path), path)
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, exif: Image.Exif | bytes | None = None,
+                quality: int = 95) -> None:
+    """Write an H×W×3 uint8 RGB array as PNG or JPEG (by suffix), optionally with EXIF."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"write_image expects H×W×3 uint8, got shape {rgb.shape} dtype {rgb.dtype}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict = {}
+    if exif is not None:
+        kwargs["exif"] = exif
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        kwargs.update(quality=quality, subsampling=0)
+    Image.fromarray(rgb).save(path, **kwargs)

@@ -1,0 +1,139 @@
+"""Model wrappers and their registry.
+
+A registry entry is a factory plus a card (:class:`ModelInfo`): output kind, what it needs
+installed, whether it reads the ground truth, where its weights are looked up. Names are either
+exact (``depthpro``, ``probe:gt``) or families written ``family:argument`` (``hf:<repo>``,
+``predictions:<dir>``). Every module of this package registers on import; third parties add
+models through the entry-point group ``dpbench.models`` (an entry point names a factory,
+registered under the entry point's name, or a module that registers when imported).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+from dpbench.errors import UnknownNameError
+from dpbench.models.base import DepthModel
+
+log = logging.getLogger(__name__)
+
+_NOT_WRAPPERS = {"base", "listing", "device"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The card of a registered model (or model family)."""
+
+    name: str
+    factory: Callable[..., DepthModel]
+    output_kind: str
+    description: str = ""
+    family: bool = False
+    extra: str | None = None
+    requires: tuple[str, ...] = ()
+    reads_ground_truth: bool = False
+    #: Returns the places the weights are looked up, each with whether a file is there.
+    weights: Callable[[], list[tuple[str, bool]]] | None = field(default=None, compare=False)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+_loaded = False
+
+
+def register_model(
+    name: str,
+    *,
+    output_kind: str,
+    description: str = "",
+    family: bool = False,
+    extra: str | None = None,
+    requires: tuple[str, ...] = (),
+    reads_ground_truth: bool = False,
+    weights: Callable[[], list[tuple[str, bool]]] | None = None,
+):
+    """Decorator registering a factory ``f(arg=None, checkpoint=None, device='auto', precision='fp32', **options)``.
+
+    For a family (``family=True``) the factory receives the text after ``name:`` as ``arg``.
+    """
+
+    def decorate(factory):
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing.factory is not factory:
+            raise ValueError(f"model name {name!r} is already registered")
+        _REGISTRY[name] = ModelInfo(
+            name=name, factory=factory, output_kind=output_kind, description=description,
+            family=family, extra=extra, requires=tuple(requires),
+            reads_ground_truth=reads_ground_truth, weights=weights,
+        )
+        return factory
+
+    return decorate
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in _NOT_WRAPPERS and not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    for ep in entry_points(group="dpbench.models"):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plug-in must not break dpbench
+            log.warning("could not load model plug-in %r (%s): %s", ep.name, ep.value, exc)
+            continue
+        if callable(obj) and ep.name not in _REGISTRY:
+            output_kind = getattr(obj, "output_kind", "metric_depth")
+            register_model(ep.name, output_kind=output_kind, description=f"plug-in {ep.value}")(obj)
+
+
+def model_infos() -> list[ModelInfo]:
+    """Cards of every registered model, sorted by name."""
+    _load_all()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def get_model_info(name: str) -> tuple[ModelInfo, str | None]:
+    """The card serving ``name`` and the family argument (None for exact names)."""
+    _load_all()
+    if name in _REGISTRY and not _REGISTRY[name].family:
+        return _REGISTRY[name], None
+    family, sep, arg = name.partition(":")
+    info = _REGISTRY.get(family)
+    if sep and info is not None and info.family:
+        if not arg:
+            raise ValueError(f"model family {family!r} needs an argument: {family}:<...>")
+        return info, arg
+    known = [f"{n}:<...>" if i.family else n for n, i in _REGISTRY.items()]
+    raise UnknownNameError("model", name, known)
+
+
+def load_model(
+    name: str,
+    checkpoint: str | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    **options,
+) -> DepthModel:
+    """Create the model registered as ``name`` (DESIGN.md contract)."""
+    info, arg = get_model_info(name)
+    for module in info.requires:
+        if importlib.util.find_spec(module) is None:
+            from dpbench.errors import MissingExtraError
+
+            raise MissingExtraError(f"model {name!r}", info.extra or module, module)
+    model = info.factory(arg=arg, checkpoint=checkpoint, device=device, precision=precision, **options)
+    if not model.name:
+        model.name = name
+    return model
+
+
+__all__ = ["DepthModel", "ModelInfo", "get_model_info", "load_model", "model_infos", "register_model"]

@@ -1,0 +1,34 @@
+"""Shared pytest fixtures: every test runs offline, on CPU, on data it generates itself."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    """Keep caches and data roots of the user out of the tests."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("DPBENCH_CACHE", str(home / "cache"))
+    monkeypatch.delenv("DPBENCH_DATA", raising=False)
+    monkeypatch.delenv("DPBENCH_CHECKPOINTS", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("DPBENCH_FULLSIZE") == "1":
+        return
+    skip = pytest.mark.skip(reason="full-size model test: set DPBENCH_FULLSIZE=1 to run")
+    for item in items:
+        if "fullsize" in item.keywords:
+            item.add_marker(skip)
