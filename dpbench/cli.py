@@ -71,6 +71,12 @@ def sample_command(out: Path | None, seed: int, scale: float, force: bool) -> No
     click.echo(f"sample suite written to {path}")
 
 
+# --- run / rescore (runner) -------------------------------------------------------------
+
+
+# --- report / check -----------------------------------------------------------------------
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="dpbench")
