@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 from dpbench.errors import UnknownNameError
-from dpbench.models.base import DepthModel
+from dpbench.models.base import DepthModel, check_prediction
 
 log = logging.getLogger(__name__)
 
@@ -136,4 +136,4 @@ def load_model(
     return model
 
 
-__all__ = ["DepthModel", "ModelInfo", "get_model_info", "load_model", "model_infos", "register_model"]
+__all__ = ["DepthModel", "ModelInfo", "check_prediction", "get_model_info", "load_model", "model_infos", "register_model"]

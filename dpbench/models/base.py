@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from dpbench.errors import ModelError
 from dpbench.types import OUTPUT_KINDS, Prediction, Sample
 
 
@@ -33,7 +34,11 @@ class DepthModel:
         focals = list(focal_px) if focal_px is not None else [None] * len(samples)
         if len(focals) != len(samples):
             raise ValueError(f"got {len(samples)} inputs but {len(focals)} focal lengths")
-        return [self.predict(s, f) for s, f in zip(samples, focals)]
+        return [self.predict(s, f) for s, f in zip(samples, focals, strict=True)]
+
+    def begin_dataset(self, dataset: str) -> None:
+        """Called by the runner before the samples of ``dataset``; models that keep per-dataset
+        state (e.g. ``predictions:<dir>`` with one subfolder per dataset) override it."""
 
     def describe(self) -> dict:
         """What a run records about this model (name, output kind, checkpoint, device...)."""
@@ -62,3 +67,34 @@ def check_output_kind(kind: str) -> str:
     if kind not in OUTPUT_KINDS:
         raise ValueError(f"output_kind must be one of {OUTPUT_KINDS}, got {kind!r}")
     return kind
+
+
+def check_prediction(prediction: Prediction, sample: Sample, output_kind: str | None = None) -> None:
+    """Refuse a prediction that cannot be scored, with a ModelError naming the sample id.
+
+    Checks: a :class:`Prediction`; depth of the sample's H×W; every value finite; and, for
+    ``output_kind='metric_depth'``, every value > 0 (metric depth of zero or less is meaningless
+    and breaks the log-based metrics). Relative outputs may be zero or negative (affine-invariant).
+    """
+    where = f"sample {sample.id!r}"
+    if not isinstance(prediction, Prediction):
+        raise ModelError(f"{where}: the model returned {type(prediction).__name__}, not a Prediction")
+    depth = prediction.depth
+    if depth.shape != (sample.height, sample.width):
+        raise ModelError(
+            f"{where}: prediction has shape {depth.shape[0]}×{depth.shape[1]} but the image is "
+            f"{sample.height}×{sample.width}"
+        )
+    bad = prediction.nonfinite_count()
+    if bad:
+        n_nan = int(np.count_nonzero(np.isnan(depth)))
+        raise ModelError(
+            f"{where}: prediction has {bad} non-finite values of {depth.size} "
+            f"({n_nan} NaN, {bad - n_nan} ±inf)"
+        )
+    if output_kind == "metric_depth":
+        non_positive = int(np.count_nonzero(depth <= 0))
+        if non_positive:
+            raise ModelError(
+                f"{where}: metric depth prediction has {non_positive} values <= 0 of {depth.size}"
+            )

@@ -1,0 +1,253 @@
+"""Weight-free reference models ("probes") built from the ground truth, to validate metrics and pipeline.
+
+Each probe reads the Sample's ground truth (``reads_ground_truth=True``), so reports mark them as
+references and never rank them. What each one returns, for every kind of sample:
+
+==================  ===============================  =========================  ===================
+probe               depth samples                    mask-only samples          focal
+==================  ===============================  =========================  ===================
+``probe:gt``        GT depth, holes filled            mask as a depth step       GT focal
+``probe:gt-blur``   GT blurred in inverse depth       blurred step               GT focal
+``probe:gt-scale``  GT × ``factor`` (default 1.5)     step × ``factor``          GT focal × factor
+``probe:constant``  median valid GT depth everywhere  the step's far depth       prior from ``fov_deg``
+==================  ===============================  =========================  ===================
+
+Conventions:
+- *Holes*: pixels outside ``Sample.valid_mask()`` take the depth of the nearest valid pixel
+  (Euclidean distance transform), so the map is finite and positive and the metrics, which
+  ignore those pixels anyway, see the GT unchanged. A sample without any valid pixel gets
+  :data:`NO_GT_DEPTH` everywhere.
+- *Mask-only samples* (boundary_mask task: no depth, an alpha matte or binary mask): the mask
+  is binarised like the boundary recall does (alpha > :data:`MASK_ALPHA_THRESHOLD`) and rendered
+  as a step: foreground at :data:`MASK_NEAR_DEPTH`, background at :data:`MASK_FAR_DEPTH`. The
+  depth ratio 2 exceeds every threshold of the metric (1.05–1.25), so every GT mask contour is a
+  one-pixel predicted contour and ``probe:gt`` recall is perfect.
+- *Focal-only samples* (no depth, no mask) get :data:`NO_GT_DEPTH` everywhere from every probe
+  (there is nothing to blur or scale); only the focal output matters there.
+- *gt-scale* scales the focal by the same factor as the depth: that is the depth a metric model
+  obeying D = f_px / (W·C) would give with a focal ``factor`` times too long.
+- *Focal source*: a probe's own focal is its prediction, so it is recorded as
+  ``focal_source='estimated'`` even though it is derived from the GT (the model, not the
+  runner, chose it). A *given focal* (the runner's focal mode ``gt``/``exif``) does not change
+  a probe's depth; like Depth Pro, the probe returns it as the focal used
+  (``focal_source='given'``) and keeps its own value in ``meta['focal_px_estimated']``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dpbench.models import register_model
+from dpbench.models.base import DepthModel, require_sample
+from dpbench.types import Prediction, Sample
+
+#: Foreground of a matte: alpha strictly above this (the paper's matting rule, PAPER.md §3.1).
+MASK_ALPHA_THRESHOLD = 0.1
+#: Depth (m) of the foreground of a rendered mask step.
+MASK_NEAR_DEPTH = 1.0
+#: Depth (m) of the background of a rendered mask step: ratio 2 > the largest threshold 1.25.
+MASK_FAR_DEPTH = 2.0
+#: Depth (m) returned where a sample carries no depth information at all.
+NO_GT_DEPTH = 1.0
+
+
+def fill_invalid(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``depth`` with every pixel outside ``valid`` replaced by its nearest valid pixel's depth.
+
+    Nearest in Euclidean distance (``scipy.ndimage.distance_transform_edt``); ties resolve as
+    scipy does. With no valid pixel at all, the result is :data:`NO_GT_DEPTH` everywhere.
+    """
+    depth = np.asarray(depth, dtype=np.float32)
+    if valid.all():
+        return depth.copy()
+    if not valid.any():
+        return np.full(depth.shape, NO_GT_DEPTH, dtype=np.float32)
+    from scipy import ndimage
+
+    rows, cols = ndimage.distance_transform_edt(~valid, return_distances=False, return_indices=True)
+    return depth[rows, cols].astype(np.float32, copy=False)
+
+
+def mask_step_depth(mask: np.ndarray, alpha_threshold: float = MASK_ALPHA_THRESHOLD) -> np.ndarray:
+    """A depth map drawing a mask as a step: foreground near, background far (see module doc)."""
+    foreground = np.asarray(mask) > alpha_threshold
+    return np.where(foreground, MASK_NEAR_DEPTH, MASK_FAR_DEPTH).astype(np.float32)
+
+
+def gt_depth_map(sample: Sample) -> tuple[np.ndarray, str]:
+    """The densest depth map the ground truth of ``sample`` gives, and where it came from.
+
+    Returns (depth, source) with source ``"depth"`` (GT with holes filled), ``"mask"`` (mask
+    step) or ``"none"`` (a constant map, for focal-only samples).
+    """
+    if sample.depth is not None:
+        return fill_invalid(sample.depth, sample.valid_mask()), "depth"
+    if sample.mask is not None:
+        return mask_step_depth(sample.mask), "mask"
+    return np.full((sample.height, sample.width), NO_GT_DEPTH, dtype=np.float32), "none"
+
+
+def blur_inverse_depth(depth: np.ndarray, sigma: float) -> np.ndarray:
+    """Depth whose inverse has been Gaussian-blurred with standard deviation ``sigma`` pixels.
+
+    Blurring inverse depth (not depth) is what a soft network output looks like; borders are
+    extended by replication so the map stays positive and the image edge adds no contour.
+    """
+    from scipy import ndimage
+
+    inverse = 1.0 / np.asarray(depth, dtype=np.float64)
+    blurred = ndimage.gaussian_filter(inverse, sigma=float(sigma), mode="nearest")
+    return (1.0 / blurred).astype(np.float32)
+
+
+def focal_from_fov(width: int, fov_deg: float) -> float:
+    """Horizontal focal length in pixels of an image ``width`` pixels wide seeing ``fov_deg``."""
+    return 0.5 * width / math.tan(0.5 * math.radians(fov_deg))
+
+
+class Probe(DepthModel):
+    """Base of the probes: ``predict`` needs a Sample; subclasses transform its ground truth."""
+
+    reads_ground_truth = True
+    output_kind = "metric_depth"
+
+    def predict(self, sample_or_image: Sample | np.ndarray, focal_px: float | None = None) -> Prediction:
+        sample = require_sample(sample_or_image, self.name or type(self).__name__)
+        depth, source = gt_depth_map(sample)
+        depth = self._depth(depth, sample, source)
+        own_focal = self._focal(sample)
+        meta: dict = {"probe_depth_source": source, "native_hw": (sample.height, sample.width)}
+        if focal_px is not None:
+            meta.update(focal_source="given", focal_px_estimated=own_focal)
+            focal = float(focal_px)
+        else:
+            focal = own_focal
+            if focal is not None:
+                meta["focal_source"] = "estimated"
+        return Prediction(depth=depth, focal_px=focal, meta=meta)
+
+    def _depth(self, depth: np.ndarray, sample: Sample, source: str) -> np.ndarray:
+        return depth
+
+    def _focal(self, sample: Sample) -> float | None:
+        return sample.focal_px
+
+    def describe(self) -> dict:
+        return {**super().describe(), **self.options()}
+
+    def options(self) -> dict:
+        """The probe's parameters, recorded in the run."""
+        return {}
+
+
+class GroundTruthProbe(Probe):
+    """``probe:gt``: the ground truth itself; every depth, boundary and focal score is perfect."""
+
+
+class BlurredGroundTruthProbe(Probe):
+    """``probe:gt-blur``: GT blurred in inverse depth; δ stays high, boundary F1/recall drop."""
+
+    def __init__(self, sigma: float | None = None):
+        if sigma is not None and not (math.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"probe:gt-blur: sigma must be a positive number of pixels, got {sigma!r}")
+        self.sigma = sigma
+
+    def blur_sigma(self, height: int, width: int) -> float:
+        """The blur in pixels: ``sigma`` if given, else 1% of the image diagonal (at least 2 px)."""
+        if self.sigma is not None:
+            return float(self.sigma)
+        return max(2.0, 0.01 * math.hypot(height, width))
+
+    def _depth(self, depth: np.ndarray, sample: Sample, source: str) -> np.ndarray:
+        if source == "none":
+            return depth
+        return blur_inverse_depth(depth, self.blur_sigma(sample.height, sample.width))
+
+    def options(self) -> dict:
+        return {"sigma": self.sigma if self.sigma is not None else "1% of the diagonal, >= 2 px"}
+
+
+class ScaledGroundTruthProbe(Probe):
+    """``probe:gt-scale``: GT × ``factor``; δ1 collapses, scale-invariant boundary scores stay."""
+
+    def __init__(self, factor: float = 1.5):
+        factor = float(factor)
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"probe:gt-scale: factor must be a positive number, got {factor!r}")
+        self.factor = factor
+
+    def _depth(self, depth: np.ndarray, sample: Sample, source: str) -> np.ndarray:
+        if source == "none":
+            return depth
+        return (depth * np.float32(self.factor)).astype(np.float32)
+
+    def _focal(self, sample: Sample) -> float | None:
+        return None if sample.focal_px is None else sample.focal_px * self.factor
+
+    def options(self) -> dict:
+        return {"factor": self.factor}
+
+
+class ConstantProbe(Probe):
+    """``probe:constant``: the median valid GT depth everywhere, and a fixed-FoV focal prior.
+
+    The floor of every score: δ measures how well one number fits the scene, boundary scores
+    are 0 (no contour at all). The focal is that of a camera with a ``fov_deg`` horizontal FoV.
+    """
+
+    def __init__(self, fov_deg: float = 60.0):
+        fov_deg = float(fov_deg)
+        if not 0 < fov_deg < 180:
+            raise ValueError(f"probe:constant: fov_deg must lie in (0, 180), got {fov_deg!r}")
+        self.fov_deg = fov_deg
+
+    def _depth(self, depth: np.ndarray, sample: Sample, source: str) -> np.ndarray:
+        if source == "depth":
+            valid = sample.valid_mask()
+            value = float(np.median(sample.depth[valid])) if valid.any() else NO_GT_DEPTH
+        elif source == "mask":
+            value = MASK_FAR_DEPTH
+        else:
+            value = NO_GT_DEPTH
+        return np.full(depth.shape, value, dtype=np.float32)
+
+    def _focal(self, sample: Sample) -> float | None:
+        return focal_from_fov(sample.width, self.fov_deg)
+
+    def options(self) -> dict:
+        return {"fov_deg": self.fov_deg}
+
+
+def _probe_factory(cls: type[Probe], name: str):
+    def factory(arg=None, checkpoint=None, device="auto", precision="fp32", **options) -> Probe:
+        if checkpoint is not None:
+            raise ValueError(f"{name} is weight-free and takes no checkpoint (got {checkpoint!r})")
+        try:
+            probe = cls(**options)
+        except TypeError:
+            import inspect
+
+            accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+            raise ValueError(
+                f"{name}: unknown option(s) {sorted(options)}; accepted: {accepted or 'none'}"
+            ) from None
+        probe.name = name
+        return probe
+
+    factory.__name__ = f"load_{name.replace(':', '_').replace('-', '_')}"
+    return factory
+
+
+_PROBES = {
+    "probe:gt": (GroundTruthProbe, "ground truth (holes filled from nearest valid pixel): perfect scores"),
+    "probe:gt-blur": (BlurredGroundTruthProbe, "GT blurred in inverse depth (sigma=): δ high, boundaries low"),
+    "probe:gt-scale": (ScaledGroundTruthProbe, "GT × factor (factor=1.5): δ1 collapses, boundary F1 kept"),
+    "probe:constant": (ConstantProbe, "median GT depth everywhere, focal from fov_deg=60: the floor"),
+}
+
+for _name, (_cls, _description) in _PROBES.items():
+    register_model(
+        _name, output_kind="metric_depth", description=_description, reads_ground_truth=True
+    )(_probe_factory(_cls, _name))

@@ -1,0 +1,307 @@
+"""The probe models: each one's expected behaviour under plain reference metrics written here.
+
+The metrics below are deliberately slow, obvious re-implementations of the definitions in
+DESIGN.md (δ1, AbsRel, boundary F1, mask boundary recall with run-wise NMS), so these tests do
+not depend on dpbench.metrics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dpbench.errors import ModelError
+from dpbench.models import check_prediction, get_model_info, load_model
+from dpbench.models.probes import (
+    MASK_FAR_DEPTH,
+    MASK_NEAR_DEPTH,
+    NO_GT_DEPTH,
+    blur_inverse_depth,
+    fill_invalid,
+)
+from dpbench.types import Prediction, Sample
+
+PROBES = ("probe:gt", "probe:gt-blur", "probe:gt-scale", "probe:constant")
+THRESHOLDS = np.linspace(1.05, 1.25, 10)
+WEIGHTS = THRESHOLDS / THRESHOLDS.sum()
+
+
+# -- reference metrics ----------------------------------------------------------------------
+def ref_delta1(pred, gt, valid):
+    ratio = np.maximum(pred[valid] / gt[valid], gt[valid] / pred[valid])
+    return float(np.mean(ratio < 1.25))
+
+
+def ref_abs_rel(pred, gt, valid):
+    return float(np.mean(np.abs(pred[valid] - gt[valid]) / gt[valid]))
+
+
+def _ratio_maps(depth):
+    """(name, ratio array) for the four neighbour directions, on inverse depth."""
+    q = 1.0 / np.maximum(depth.astype(np.float64), 1e-6)
+    return [
+        ("right", q[:, 1:] / q[:, :-1]),
+        ("left", q[:, :-1] / q[:, 1:]),
+        ("bottom", q[1:, :] / q[:-1, :]),
+        ("top", q[:-1, :] / q[1:, :]),
+    ]
+
+
+def ref_boundary_f1(pred, gt):
+    score = 0.0
+    for t, w in zip(THRESHOLDS, WEIGHTS, strict=True):
+        precisions, recalls = [], []
+        for (_, rp), (_, rg) in zip(_ratio_maps(pred), _ratio_maps(gt), strict=True):
+            p, g = rp > t, rg > t
+            tp = np.count_nonzero(p & g)
+            precisions.append(tp / max(np.count_nonzero(p), 1))
+            recalls.append(tp / max(np.count_nonzero(g), 1))
+        precision, recall = np.mean(precisions), np.mean(recalls)
+        f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+        score += w * f1
+    return score
+
+
+def _nms_runs(ratio, t, along_rows):
+    """Keep, in each run of consecutive entries above t, only the first maximum."""
+    keep = np.zeros(ratio.shape, dtype=bool)
+    lines = ratio if along_rows else ratio.T
+    out = keep if along_rows else keep.T
+    for i, line in enumerate(lines):
+        j = 0
+        while j < len(line):
+            if line[j] > t:
+                start = j
+                while j < len(line) and line[j] > t:
+                    j += 1
+                best = start + int(np.argmax(line[start:j]))
+                out[i, best] = True
+            else:
+                j += 1
+    return keep
+
+
+def ref_boundary_recall(pred, mask, alpha_threshold=0.1):
+    fg = mask > alpha_threshold
+    gt_maps = {
+        "right": fg[:, 1:] & ~fg[:, :-1],
+        "left": fg[:, :-1] & ~fg[:, 1:],
+        "bottom": fg[1:, :] & ~fg[:-1, :],
+        "top": fg[:-1, :] & ~fg[1:, :],
+    }
+    score = 0.0
+    for t, w in zip(THRESHOLDS, WEIGHTS, strict=True):
+        recalls = []
+        for name, ratio in _ratio_maps(pred):
+            thinned = _nms_runs(ratio, t, along_rows=name in ("right", "left"))
+            g = gt_maps[name]
+            recalls.append(np.count_nonzero(thinned & g) / max(np.count_nonzero(g), 1))
+        score += w * np.mean(recalls)
+    return score
+
+
+# -- scenes ------------------------------------------------------------------------------
+def boxes_depth(h=48, w=64):
+    """A far wall with two boxes in front: contours in all four directions."""
+    depth = np.full((h, w), 6.0, dtype=np.float32)
+    depth[8:30, 6:28] = 2.0
+    depth[20:42, 36:58] = 3.5
+    ramp = np.linspace(0.0, 0.4, w, dtype=np.float32)
+    return depth + ramp[None, :]
+
+
+def image(h=48, w=64):
+    return np.zeros((h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def depth_sample():
+    return Sample("scene/0001", image(), depth=boxes_depth(), focal_px=50.0)
+
+
+@pytest.fixture
+def holey_sample():
+    depth = boxes_depth()
+    valid = np.ones(depth.shape, dtype=bool)
+    valid[0:4, :] = False  # a band without GT (sky)
+    valid[25, 40] = False
+    depth[0:4, :] = np.inf
+    depth[25, 40] = 0.0
+    return Sample("holes", image(), depth=depth, valid=valid)
+
+
+@pytest.fixture
+def mask_sample():
+    mask = np.full((48, 64), 0.05, dtype=np.float32)  # background alpha below the 0.1 cut
+    mask[10:38, 12:50] = 0.6
+    mask[10:38, 12] = 0.1  # exactly at the threshold: background (strict >)
+    return Sample("matte/07", image(), mask=mask)
+
+
+# -- the probes' promises ---------------------------------------------------------------
+def test_cards_and_models_declare_ground_truth_reading():
+    for name in PROBES:
+        info, arg = get_model_info(name)
+        assert info.reads_ground_truth and arg is None and info.output_kind == "metric_depth"
+        model = load_model(name)
+        assert model.reads_ground_truth and model.name == name
+        assert model.describe()["reads_ground_truth"] is True
+
+
+def test_gt_probe_is_perfect_on_depth(depth_sample):
+    pred = load_model("probe:gt").predict(depth_sample)
+    gt, valid = depth_sample.depth, depth_sample.valid_mask()
+    np.testing.assert_array_equal(pred.depth, gt)
+    assert ref_delta1(pred.depth, gt, valid) == 1.0
+    assert ref_abs_rel(pred.depth, gt, valid) == 0.0
+    assert ref_boundary_f1(pred.depth, gt) == pytest.approx(1.0)
+    assert pred.focal_px == 50.0 and pred.meta["focal_source"] == "estimated"
+    check_prediction(pred, depth_sample, "metric_depth")
+
+
+def test_gt_probe_fills_holes_from_nearest_valid(holey_sample):
+    pred = load_model("probe:gt").predict(holey_sample)
+    valid = holey_sample.valid_mask()
+    np.testing.assert_array_equal(pred.depth[valid], holey_sample.depth[valid])
+    # the missing top band takes the first valid row below it, column by column
+    np.testing.assert_array_equal(pred.depth[0:4], np.repeat(holey_sample.depth[4:5], 4, axis=0))
+    # the single zero inside the second box takes one of its 4-neighbours (all 3.5 + ramp there)
+    neighbours = [holey_sample.depth[24, 40], holey_sample.depth[26, 40],
+                  holey_sample.depth[25, 39], holey_sample.depth[25, 41]]
+    assert pred.depth[25, 40] in neighbours
+    assert np.isfinite(pred.depth).all() and (pred.depth > 0).all()
+    check_prediction(pred, holey_sample, "metric_depth")
+
+
+def test_fill_invalid_by_hand():
+    depth = np.array([[1.0, 0.0, 0.0, 4.0]], dtype=np.float32)
+    valid = np.array([[True, False, False, True]])
+    np.testing.assert_array_equal(fill_invalid(depth, valid), [[1.0, 1.0, 4.0, 4.0]])
+    np.testing.assert_array_equal(fill_invalid(depth, np.zeros_like(valid)), np.full((1, 4), NO_GT_DEPTH))
+
+
+def test_gt_blur_keeps_delta_loses_boundaries(depth_sample):
+    model = load_model("probe:gt-blur")
+    pred = model.predict(depth_sample)
+    gt, valid = depth_sample.depth, depth_sample.valid_mask()
+    assert ref_delta1(pred.depth, gt, valid) > 0.85
+    assert ref_boundary_f1(pred.depth, gt) < 0.5
+    # a larger blur is worse for boundaries
+    wide = load_model("probe:gt-blur", sigma=6.0).predict(depth_sample)
+    assert ref_boundary_f1(wide.depth, gt) < ref_boundary_f1(pred.depth, gt)
+    assert model.blur_sigma(48, 64) == 2.0  # 1% of an 80-px diagonal is below the 2-px floor
+    assert model.blur_sigma(3000, 4000) == pytest.approx(50.0)
+
+
+def test_blur_is_in_inverse_depth():
+    depth = np.array([[1.0, 1.0, 4.0, 4.0, 4.0]], dtype=np.float32)
+    out = blur_inverse_depth(depth, sigma=1.0)
+    from scipy import ndimage
+
+    expected = 1.0 / ndimage.gaussian_filter(1.0 / depth.astype(np.float64), 1.0, mode="nearest")
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    # not the same as blurring depth itself
+    assert not np.allclose(out, ndimage.gaussian_filter(depth, 1.0, mode="nearest"))
+
+
+def test_gt_scale_collapses_delta_keeps_f1(depth_sample):
+    pred = load_model("probe:gt-scale").predict(depth_sample)
+    gt, valid = depth_sample.depth, depth_sample.valid_mask()
+    np.testing.assert_allclose(pred.depth, gt * 1.5, rtol=1e-6)
+    assert ref_delta1(pred.depth, gt, valid) == 0.0
+    assert ref_abs_rel(pred.depth, gt, valid) == pytest.approx(0.5, abs=1e-6)
+    assert ref_boundary_f1(pred.depth, gt) == pytest.approx(1.0)
+    assert pred.focal_px == pytest.approx(75.0)
+    mild = load_model("probe:gt-scale", factor=1.2).predict(depth_sample)
+    assert ref_delta1(mild.depth, gt, valid) == 1.0
+    assert load_model("probe:gt-scale", factor=1.2).describe()["factor"] == 1.2
+
+
+def test_constant_is_the_floor(depth_sample, holey_sample):
+    pred = load_model("probe:constant").predict(holey_sample)
+    valid = holey_sample.valid_mask()
+    median = float(np.median(holey_sample.depth[valid]))
+    np.testing.assert_array_equal(pred.depth, np.full(pred.depth.shape, median, np.float32))
+    pred = load_model("probe:constant").predict(depth_sample)
+    assert ref_boundary_f1(pred.depth, depth_sample.depth) == 0.0
+    assert pred.focal_px == pytest.approx(0.5 * 64 / math.tan(math.radians(30.0)))
+    narrow = load_model("probe:constant", fov_deg=40.0).predict(depth_sample)
+    assert narrow.focal_px == pytest.approx(32.0 / math.tan(math.radians(20.0)))
+
+
+def test_mask_only_samples(mask_sample):
+    gt = load_model("probe:gt").predict(mask_sample)
+    fg = mask_sample.mask > 0.1
+    np.testing.assert_array_equal(gt.depth, np.where(fg, MASK_NEAR_DEPTH, MASK_FAR_DEPTH))
+    assert gt.meta["probe_depth_source"] == "mask" and gt.focal_px is None
+    assert ref_boundary_recall(gt.depth, mask_sample.mask) == pytest.approx(1.0)
+    scaled = load_model("probe:gt-scale", factor=3.0).predict(mask_sample)
+    assert ref_boundary_recall(scaled.depth, mask_sample.mask) == pytest.approx(1.0)
+    blurred = load_model("probe:gt-blur", sigma=4.0).predict(mask_sample)
+    assert ref_boundary_recall(blurred.depth, mask_sample.mask) < 0.5
+    constant = load_model("probe:constant").predict(mask_sample)
+    assert (constant.depth == MASK_FAR_DEPTH).all()
+    assert ref_boundary_recall(constant.depth, mask_sample.mask) == 0.0
+
+
+def test_focal_only_samples():
+    sample = Sample("IMG_0042.jpg", image(30, 40), focal_px=33.0)
+    expected = {"probe:gt": 33.0, "probe:gt-blur": 33.0, "probe:gt-scale": 49.5,
+                "probe:constant": 20.0 / math.tan(math.radians(30.0))}
+    for name, focal in expected.items():
+        pred = load_model(name).predict(sample)
+        assert pred.focal_px == pytest.approx(focal), name
+        assert pred.meta["probe_depth_source"] == "none"
+        np.testing.assert_array_equal(pred.depth, np.full((30, 40), NO_GT_DEPTH, np.float32))
+
+
+def test_given_focal_is_returned_and_depth_unchanged(depth_sample):
+    model = load_model("probe:gt-scale", factor=2.0)
+    own = model.predict(depth_sample)
+    given = model.predict(depth_sample, focal_px=80.0)
+    assert given.focal_px == 80.0 and given.meta["focal_source"] == "given"
+    assert given.meta["focal_px_estimated"] == pytest.approx(100.0)
+    np.testing.assert_array_equal(given.depth, own.depth)
+
+
+def test_probe_bad_input(depth_sample):
+    with pytest.raises(TypeError, match="needs a Sample"):
+        load_model("probe:gt").predict(image())
+    with pytest.raises(ValueError, match="takes no checkpoint"):
+        load_model("probe:gt", checkpoint="x.pt")
+    with pytest.raises(ValueError, match=r"accepted: \['factor'\]"):
+        load_model("probe:gt-scale", sigma=3)
+    with pytest.raises(ValueError, match="factor must be a positive"):
+        load_model("probe:gt-scale", factor=-1)
+    with pytest.raises(ValueError, match="sigma must be"):
+        load_model("probe:gt-blur", sigma=0)
+    with pytest.raises(ValueError, match="fov_deg"):
+        load_model("probe:constant", fov_deg=180)
+
+
+def test_predict_batch_runs_each_sample(depth_sample, mask_sample):
+    preds = load_model("probe:gt").predict_batch([depth_sample, mask_sample], [None, 40.0])
+    assert [p.meta["probe_depth_source"] for p in preds] == ["depth", "mask"]
+    assert preds[1].focal_px == 40.0
+
+
+# -- check_prediction ---------------------------------------------------------------------
+def test_check_prediction_names_the_sample_and_problem(depth_sample):
+    good = np.ones((48, 64), np.float32)
+    check_prediction(Prediction(good), depth_sample, "metric_depth")
+    with pytest.raises(ModelError, match=r"sample 'scene/0001': prediction has shape 24×64 but the image is 48×64"):
+        check_prediction(Prediction(good[:24]), depth_sample)
+    bad = good.copy()
+    bad[0, :3] = np.nan
+    bad[1, 0] = np.inf
+    with pytest.raises(ModelError, match=r"'scene/0001'.*4 non-finite values of 3072 \(3 NaN, 1 ±inf\)"):
+        check_prediction(Prediction(bad), depth_sample)
+    zero = good.copy()
+    zero[5, 5] = 0.0
+    with pytest.raises(ModelError, match="1 values <= 0"):
+        check_prediction(Prediction(zero), depth_sample, "metric_depth")
+    check_prediction(Prediction(zero - 0.5), depth_sample, "relative_depth")  # affine: allowed
+    with pytest.raises(ModelError, match="not a Prediction"):
+        check_prediction(good, depth_sample)
