@@ -1,0 +1,875 @@
+"""The on-disk layout of a run: ``manifest.json``, per-sample rows, cached predictions.
+
+A run lives in ``<runs_dir>/<run-id>/`` (see ``/work/briefs/store_contract.md`` and DESIGN.md):
+
+- ``manifest.json``: what was run and how (model, suite, protocol, datasets, environment,
+  status), always written atomically (temporary file + ``os.replace``);
+- ``samples.parquet`` (or ``samples.csv`` without pyarrow): one row per (dataset, sample_id,
+  task), always a complete table because it is only ever replaced atomically;
+- ``samples.journal.jsonl``: rows written since the table was last rewritten, one JSON object a
+  line, appended and flushed after every sample. Reading a run merges table and journal, so a
+  killed process loses at most the samples it was working on; the journal is folded into the
+  table every few hundred rows and when a run ends;
+- ``predictions.h5`` (optional): one float16, gzip-compressed dataset per sample at
+  ``/<dataset>/<sample_id>`` (both escaped, see :func:`h5_name`) with attributes such as
+  ``focal_px`` and ``output_kind``. While a run is going, each prediction is first written to its
+  own small file in ``predictions.parts/`` (atomically) and merged into ``predictions.h5`` at the
+  end, so a kill can never leave a half-written HDF5 file behind;
+- ``shards/rank-<r>/`` while a ``torchrun`` run is in progress (same row files, one per rank).
+
+:class:`RunStore` is the only reader other modules use; :func:`list_runs` finds runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import numpy as np
+import pandas as pd
+
+from dpbench.errors import DpbenchError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "dpbench-run/1"
+MANIFEST = "manifest.json"
+JOURNAL = "samples.journal.jsonl"
+PREDICTIONS = "predictions.h5"
+PREDICTION_PARTS = "predictions.parts"
+SHARDS = "shards"
+LOCK = "run.lock"
+
+RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+ROW_STATUSES = ("ok", "error")
+KEY_COLUMNS = ("dataset", "sample_id", "task")
+#: Columns holding text; every other column is a float64 number (NaN when missing).
+TEXT_COLUMNS = ("dataset", "sample_id", "task", "status", "error", "focal_source")
+#: Columns every row has, in this order, before the metric columns.
+BASE_COLUMNS = (
+    "dataset", "sample_id", "task", "status", "error", "sample_index",
+    "seconds_load", "seconds_predict", "seconds_resize", "seconds_metrics",
+)
+REQUIRED_MANIFEST_KEYS = ("format", "run_id", "status", "created", "model", "suite", "protocol",
+                          "datasets", "environment")
+#: Largest finite float16: predictions are clipped to it before caching.
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+class StoreError(DpbenchError):
+    """A run folder is missing, corrupt or half-written; the message says what and where."""
+
+
+def have_pyarrow() -> bool:
+    """True when Parquet can be written (pyarrow importable)."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+# -- small file helpers ----------------------------------------------------------------------
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(Path(tmp))
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically; NaN/inf become null (strict JSON)."""
+    text = json.dumps(_json_safe(obj), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def h5_name(text: str) -> str:
+    """Escape a dataset name or sample id into one HDF5 link name (``/`` and ``%`` encoded)."""
+    escaped = quote(text, safe=" #()[]{}+,;=@!$&'-._~")
+    return "%2E" + escaped[1:] if escaped.startswith(".") else escaped
+
+
+def h5_key(dataset: str, sample_id: str) -> str:
+    """The HDF5 path of a cached prediction: ``/<dataset>/<sample_id>``, both escaped."""
+    return f"/{h5_name(dataset)}/{h5_name(sample_id)}"
+
+
+def unescape_h5_name(name: str) -> str:
+    """Inverse of :func:`h5_name`."""
+    return unquote(name)
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+def rows_to_frame(records: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Normalise rows into the store's schema: text columns as str ("" when missing), others float64.
+
+    Base columns come first (in :data:`BASE_COLUMNS` order), then the others in order of first
+    appearance, so that every writer produces the same column layout.
+    """
+    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
+    for column in BASE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = "" if column in TEXT_COLUMNS else np.nan
+    ordered = list(BASE_COLUMNS) + [c for c in frame.columns if c not in BASE_COLUMNS]
+    frame = frame[ordered]
+    for column in frame.columns:
+        if column in TEXT_COLUMNS:
+            frame[column] = frame[column].map(_text_cell).astype(object)
+        else:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame.reset_index(drop=True)
+
+
+def _text_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _dedupe(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    return frame.drop_duplicates(subset=list(KEY_COLUMNS), keep="first").reset_index(drop=True)
+
+
+def sort_rows(frame: pd.DataFrame, dataset_order: Sequence[str] = (),
+              task_order: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows in canonical order: datasets in ``dataset_order`` (others after, by name), then
+    ``sample_index``, then ``sample_id``, then tasks in ``task_order``."""
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    rank_dataset = {name: i for i, name in enumerate(dataset_order)}
+    rank_task = {name: i for i, name in enumerate(task_order)}
+    keys = pd.DataFrame({
+        "d": frame["dataset"].map(lambda n: rank_dataset.get(n, len(rank_dataset))),
+        "dn": frame["dataset"],
+        "i": frame["sample_index"].fillna(np.inf) if "sample_index" in frame else 0.0,
+        "s": frame["sample_id"],
+        "t": frame["task"].map(lambda n: rank_task.get(n, len(rank_task))),
+        "tn": frame["task"],
+    })
+    order = keys.sort_values(["d", "dn", "i", "s", "t", "tn"], kind="stable").index
+    return frame.loc[order].reset_index(drop=True)
+
+
+class RowFile:
+    """One table of rows plus its append-only journal (a run folder, or one rank's shard).
+
+    ``append`` writes rows to the journal and flushes (cheap, survives a killed process);
+    ``consolidate`` folds the journal into the table atomically. ``read`` merges both, ignoring
+    a trailing partial journal line (the sample in flight when a process was killed).
+    """
+
+    def __init__(self, folder: Path, kind: str | None = None):
+        self.folder = Path(folder)
+        self.kind = kind or self._detect_kind()
+        self._journal_handle = None
+        self._journal_rows = 0
+
+    def _detect_kind(self) -> str:
+        if (self.folder / "samples.parquet").exists():
+            return "parquet"
+        if (self.folder / "samples.csv").exists():
+            return "csv"
+        return "parquet" if have_pyarrow() else "csv"
+
+    @property
+    def table_path(self) -> Path:
+        return self.folder / f"samples.{self.kind}"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.folder / JOURNAL
+
+    # reading ---------------------------------------------------------------------------
+    def read_table(self) -> pd.DataFrame:
+        """The consolidated table (empty frame when none was written yet)."""
+        path = self.table_path
+        if not path.exists():
+            return rows_to_frame([])
+        try:
+            if self.kind == "parquet":
+                frame = pd.read_parquet(path)
+            else:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        except Exception as exc:
+            raise StoreError(f"{path}: the samples table is unreadable ({type(exc).__name__}: "
+                             f"{exc}); run RunStore.repair() or resume the run to repair it") from exc
+        missing = [c for c in KEY_COLUMNS + ("status",) if c not in frame.columns]
+        if missing:
+            raise StoreError(f"{path}: the samples table lacks the column(s) {', '.join(missing)}")
+        if self.kind == "csv":
+            frame = frame.replace({"": np.nan}).astype(object)
+        return rows_to_frame(frame)
+
+    def read_journal(self, strict: bool = False) -> tuple[list[dict], bool]:
+        """Rows of the journal and whether a trailing partial line was ignored.
+
+        A malformed line anywhere but at the end is corruption: StoreError.
+        """
+        path = self.journal_path
+        if not path.exists():
+            return [], False
+        data = path.read_bytes()
+        if not data:
+            return [], False
+        lines = data.split(b"\n")
+        complete, tail = lines[:-1], lines[-1]
+        rows: list[dict] = []
+        for number, line in enumerate(complete, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise StoreError(f"{path}: line {number} is not valid JSON ({exc}); the journal is "
+                                 "corrupt") from exc
+            if not isinstance(row, dict) or any(k not in row for k in KEY_COLUMNS):
+                raise StoreError(f"{path}: line {number} is not a sample row")
+            rows.append(row)
+        partial = bool(tail.strip())
+        if partial and strict:
+            raise StoreError(f"{path}: the last line is incomplete (a process was killed while "
+                             "writing it); run RunStore.repair() to drop it")
+        return rows, partial
+
+    def read(self) -> pd.DataFrame:
+        """Table rows followed by journal rows, without duplicate keys."""
+        table = self.read_table()
+        journal, partial = self.read_journal()
+        if partial:
+            log.warning("%s: ignoring an incomplete last line (sample in flight when killed)",
+                        self.journal_path)
+        if not journal:
+            return table
+        frame = rows_to_frame(pd.concat([table, rows_to_frame(journal)], ignore_index=True))
+        return _dedupe(frame)
+
+    # writing ---------------------------------------------------------------------------
+    def append(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append rows to the journal and flush them to the operating system."""
+        records = list(records)
+        if not records:
+            return
+        if self._journal_handle is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._drop_partial_tail()
+            self._journal_handle = self.journal_path.open("a", encoding="utf-8")
+        lines = "".join(json.dumps(_journal_safe(r), allow_nan=True) + "\n" for r in records)
+        self._journal_handle.write(lines)
+        self._journal_handle.flush()
+        self._journal_rows += len(records)
+
+    def _drop_partial_tail(self) -> bool:
+        """Cut an incomplete last journal line (left by a kill) so new lines start clean."""
+        path = self.journal_path
+        if not path.exists():
+            return False
+        data = path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return False
+        keep = data.rfind(b"\n") + 1
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+        return True
+
+    @property
+    def journal_rows(self) -> int:
+        """Rows appended to the journal by this object since the last consolidation."""
+        return self._journal_rows
+
+    def write_table(self, frame: pd.DataFrame) -> None:
+        """Replace the table with ``frame`` atomically (the journal is left alone)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        frame = rows_to_frame(frame)
+        path = self.table_path
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            if self.kind == "parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False, na_rep="")
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quietly(Path(tmp))
+            raise
+
+    def consolidate(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Fold the journal into the table (optionally replacing the rows by ``frame``)."""
+        self.close()
+        rows = self.read() if frame is None else frame
+        self.write_table(rows)
+        _unlink_quietly(self.journal_path)
+        self._journal_rows = 0
+        return rows
+
+    def close(self) -> None:
+        if self._journal_handle is not None:
+            self._journal_handle.close()
+            self._journal_handle = None
+
+
+def _journal_safe(row: Mapping[str, Any]) -> dict:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        elif isinstance(value, np.bool_):
+            value = bool(value)
+        out[str(key)] = value
+    return out
+
+
+# -- predictions ----------------------------------------------------------------------------
+
+def _part_name(dataset: str, sample_id: str) -> str:
+    digest = hashlib.sha1(f"{dataset}\0{sample_id}".encode()).hexdigest()[:24]
+    return f"{digest}.h5"
+
+
+def write_prediction_part(folder: Path, dataset: str, sample_id: str, depth: np.ndarray,
+                          attrs: Mapping[str, Any]) -> Path:
+    """Write one cached prediction (float16, gzip) as its own small HDF5 file, atomically."""
+    import h5py
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / _part_name(dataset, sample_id)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part.", suffix=".tmp")
+    os.close(fd)
+    values = np.clip(np.asarray(depth, dtype=np.float32), -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+    try:
+        with h5py.File(tmp, "w") as handle:
+            ds = handle.create_dataset(h5_key(dataset, sample_id), data=values, compression="gzip",
+                                       compression_opts=4, shuffle=True,
+                                       chunks=_chunk_shape(values.shape))
+            _set_attrs(ds, {**attrs, "dataset": dataset, "sample_id": sample_id})
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(Path(tmp))
+        raise
+    return path
+
+
+def _chunk_shape(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    if not shape or min(shape) == 0:
+        return None
+    return tuple(min(s, 256) for s in shape)
+
+
+def _set_attrs(ds, attrs: Mapping[str, Any]) -> None:
+    for key, value in attrs.items():
+        if value is None:
+            value = np.nan if key.startswith("focal") else ""
+        ds.attrs[key] = value
+
+
+def _read_attrs(ds) -> dict:
+    out = {}
+    for key, value in ds.attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+# -- the run --------------------------------------------------------------------------------
+
+class RunStore:
+    """One run folder: its manifest, rows and cached predictions (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not (self.path / MANIFEST).is_file():
+            if not self.path.is_dir():
+                raise StoreError(f"{self.path}: no such run folder")
+            raise StoreError(f"{self.path}: not a dpbench run (no {MANIFEST})")
+        self._manifest: dict | None = None
+        self._rows = RowFile(self.path)
+
+    # creation and manifest ---------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike, manifest: Mapping[str, Any]) -> RunStore:
+        """Create a new run folder holding ``manifest``; refuses an existing run."""
+        path = Path(path)
+        if (path / MANIFEST).exists():
+            raise StoreError(f"{path}: a run already exists there")
+        path.mkdir(parents=True, exist_ok=True)
+        manifest = {"format": FORMAT, **manifest}
+        atomic_write_json(path / MANIFEST, manifest)
+        return cls(path)
+
+    @property
+    def manifest(self) -> dict:
+        if self._manifest is None:
+            self._manifest = self._read_manifest()
+        return self._manifest
+
+    def _read_manifest(self) -> dict:
+        path = self.path / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{path}: unreadable manifest ({exc}); the run folder is corrupt") from exc
+        if not isinstance(data, dict):
+            raise StoreError(f"{path}: the manifest is not a JSON object")
+        return data
+
+    def reload(self) -> dict:
+        """Re-read the manifest from disk."""
+        self._manifest = None
+        return self.manifest
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Replace the manifest (atomically)."""
+        manifest = dict(manifest)
+        atomic_write_json(self.path / MANIFEST, manifest)
+        self._manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+
+    def update_manifest(self, **changes: Any) -> dict:
+        """Set top-level manifest keys and write it back."""
+        manifest = dict(self.manifest)
+        manifest.update(changes)
+        self.write_manifest(manifest)
+        return self.manifest
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id") or self.path.name)
+
+    @property
+    def status(self) -> str:
+        """The manifest status, with a 'running' run whose process is gone reported 'interrupted'."""
+        status = self.manifest.get("status", "")
+        if status == "running" and not self.is_locked():
+            return "interrupted"
+        return status
+
+    @property
+    def created(self) -> str:
+        return str(self.manifest.get("created") or "")
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r})"
+
+    # rows ------------------------------------------------------------------------------
+    @property
+    def samples_path(self) -> Path:
+        """``samples.parquet`` or ``samples.csv`` (whichever this run uses)."""
+        return self._rows.table_path
+
+    @property
+    def row_file(self) -> RowFile:
+        return self._rows
+
+    def rows(self) -> pd.DataFrame:
+        """Every row of the run (table, journal and in-progress shards), one per key."""
+        frames = [self._rows.read()]
+        for shard in self.shard_folders():
+            frames.append(RowFile(shard, kind=self._rows.kind).read())
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return rows_to_frame([])
+        if len(frames) == 1:
+            return frames[0]
+        return _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+
+    def done_keys(self) -> set[tuple[str, str, str]]:
+        """The (dataset, sample_id, task) keys that already have a row."""
+        frame = self.rows()
+        return set(zip(frame["dataset"], frame["sample_id"], frame["task"], strict=True))
+
+    def append_rows(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append rows (journal + flush); see :meth:`consolidate`."""
+        self._rows.append(records)
+
+    def consolidate(self, dataset_order: Sequence[str] = (), task_order: Sequence[str] = ()) -> pd.DataFrame:
+        """Fold journal rows into the samples table, in canonical order."""
+        rows = sort_rows(self._rows.read(), dataset_order, task_order)
+        return self._rows.consolidate(rows)
+
+    def close(self) -> None:
+        self._rows.close()
+
+    def shard_folders(self) -> list[Path]:
+        base = self.path / SHARDS
+        if not base.is_dir():
+            return []
+        return sorted(p for p in base.iterdir() if p.is_dir() and p.name.startswith("rank-"))
+
+    # predictions -----------------------------------------------------------------------
+    @property
+    def predictions_path(self) -> Path:
+        return self.path / PREDICTIONS
+
+    @property
+    def parts_folder(self) -> Path:
+        return self.path / PREDICTION_PARTS
+
+    def _part_folders(self) -> list[Path]:
+        folders = [self.parts_folder] + [s / PREDICTION_PARTS for s in self.shard_folders()]
+        return [f for f in folders if f.is_dir()]
+
+    def write_prediction(self, dataset: str, sample_id: str, depth: np.ndarray,
+                         attrs: Mapping[str, Any], folder: Path | None = None) -> None:
+        """Cache one prediction (float16) until :meth:`merge_predictions` folds it in."""
+        write_prediction_part(folder or self.parts_folder, dataset, sample_id, depth, attrs)
+
+    def has_predictions(self) -> bool:
+        return self.predictions_path.exists() or any(any(f.glob("*.h5")) for f in self._part_folders())
+
+    def prediction_keys(self) -> set[tuple[str, str]]:
+        """The (dataset, sample_id) pairs with a cached prediction."""
+        import h5py
+
+        keys: set[tuple[str, str]] = set()
+        if self.predictions_path.exists():
+            with self._open_predictions() as handle:
+                for group_name, group in handle.items():
+                    for name in group:
+                        keys.add((unescape_h5_name(group_name), unescape_h5_name(name)))
+        for folder in self._part_folders():
+            for part in folder.glob("*.h5"):
+                try:
+                    with h5py.File(part, "r") as handle:
+                        for group_name, group in handle.items():
+                            for name in group:
+                                keys.add((unescape_h5_name(group_name), unescape_h5_name(name)))
+                except OSError as exc:
+                    raise StoreError(f"{part}: unreadable cached prediction ({exc})") from exc
+        return keys
+
+    def _open_predictions(self):
+        import h5py
+
+        try:
+            return h5py.File(self.predictions_path, "r")
+        except OSError as exc:
+            raise StoreError(f"{self.predictions_path}: unreadable ({exc}); run RunStore.repair() "
+                             "to set it aside (the samples it held will be predicted again)") from exc
+
+    def read_prediction(self, dataset: str, sample_id: str) -> tuple[np.ndarray, dict]:
+        """A cached prediction as float32 and its attributes; KeyError if it was not saved."""
+        import h5py
+
+        key = h5_key(dataset, sample_id)
+        for folder in self._part_folders():
+            part = folder / _part_name(dataset, sample_id)
+            if part.exists():
+                with h5py.File(part, "r") as handle:
+                    ds = handle[key]
+                    return ds[()].astype(np.float32), _read_attrs(ds)
+        if self.predictions_path.exists():
+            with self._open_predictions() as handle:
+                if key in handle:
+                    ds = handle[key]
+                    return ds[()].astype(np.float32), _read_attrs(ds)
+        raise KeyError(f"run {self.run_id}: no cached prediction for {dataset}/{sample_id}")
+
+    def merge_predictions(self) -> int:
+        """Fold the per-sample part files (of this run and its shards) into ``predictions.h5``.
+
+        The merged file is built as a copy and renamed over the old one, so a kill during the
+        merge leaves both the old file and the parts intact. Returns the number of parts merged.
+        """
+        import h5py
+
+        parts = [p for folder in self._part_folders() for p in sorted(folder.glob("*.h5"))]
+        if not parts:
+            return 0
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{PREDICTIONS}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            if self.predictions_path.exists():
+                shutil.copyfile(self.predictions_path, tmp)
+                mode = "a"
+            else:
+                mode = "w"
+            with h5py.File(tmp, mode) as target:
+                for part in parts:
+                    with h5py.File(part, "r") as source:
+                        for group_name, group in source.items():
+                            dest = target.require_group(group_name)
+                            for name in group:
+                                if name in dest:
+                                    del dest[name]
+                                source.copy(group[name], dest, name=name)
+            os.replace(tmp, self.predictions_path)
+        except BaseException:
+            _unlink_quietly(Path(tmp))
+            raise
+        for part in parts:
+            _unlink_quietly(part)
+        for folder in self._part_folders():
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        return len(parts)
+
+    # locking ---------------------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        """Mark the run as being written by this process; refuse if another live process is."""
+        owner = self.lock_owner()
+        if owner is not None and _process_alive(owner):
+            raise StoreError(f"run {self.run_id} is being written by process {owner['pid']} on "
+                             f"{owner['host']}; wait for it or stop it first")
+        atomic_write_json(self.path / LOCK, {"pid": os.getpid(), "host": socket.gethostname()})
+
+    def release_lock(self) -> None:
+        owner = self.lock_owner()
+        if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
+            _unlink_quietly(self.path / LOCK)
+
+    def lock_owner(self) -> dict | None:
+        path = self.path / LOCK
+        if not path.exists():
+            return None
+        try:
+            owner = json.loads(path.read_text())
+            return owner if isinstance(owner, dict) and "pid" in owner else None
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def is_locked(self) -> bool:
+        owner = self.lock_owner()
+        return owner is not None and _process_alive(owner)
+
+    # integrity -------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Everything wrong with the folder, as readable sentences (empty when it is sound)."""
+        found: list[str] = []
+        try:
+            manifest = self.reload()
+        except StoreError as exc:
+            return [str(exc)]
+        missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in manifest]
+        if missing:
+            found.append(f"{self.path / MANIFEST}: missing key(s) {', '.join(missing)}")
+        if "format" in manifest and manifest["format"] != FORMAT:
+            found.append(f"{self.path / MANIFEST}: unknown format {manifest.get('format')!r} "
+                         f"(expected {FORMAT!r})")
+        if "status" in manifest and manifest["status"] not in RUN_STATUSES:
+            found.append(f"{self.path / MANIFEST}: unknown status {manifest['status']!r}")
+        row_files = [self._rows] + [RowFile(s, kind=self._rows.kind) for s in self.shard_folders()]
+        for row_file in row_files:
+            found.extend(_row_file_problems(row_file))
+        for leftover in sorted(self.path.glob(".*.tmp")):
+            found.append(f"{leftover}: leftover temporary file of an interrupted write")
+        if not found and manifest.get("save_predictions"):
+            found.extend(self._prediction_problems())
+        return found
+
+    def _prediction_problems(self) -> list[str]:
+        try:
+            keys = self.prediction_keys()
+        except StoreError as exc:
+            return [str(exc)]
+        rows = self.rows()
+        ok = rows[rows["status"] == "ok"]
+        lacking = {(d, s) for d, s in zip(ok["dataset"], ok["sample_id"], strict=True)} - keys
+        if lacking:
+            example = sorted(lacking)[0]
+            return [f"{self.path}: {len(lacking)} finished sample(s) have no cached prediction "
+                    f"(e.g. {example[0]}/{example[1]})"]
+        return []
+
+    def validate(self) -> None:
+        """Raise StoreError listing every problem when the folder is corrupt or half-written."""
+        found = self.problems()
+        if found:
+            raise StoreError(f"run folder {self.path} is damaged:\n  - " + "\n  - ".join(found)
+                             + "\nRunStore.repair() (or resuming the run) fixes what can be fixed.")
+
+    def repair(self) -> list[str]:
+        """Fix what can be fixed; return what was done (empty if nothing was needed).
+
+        Drops a trailing partial journal line or CSV line, duplicate keys and leftover temporary
+        files; sets aside (renames to ``*.corrupt``) an unreadable samples table or predictions
+        file so that resuming re-computes their samples; drops rows whose cached prediction is
+        missing when predictions are saved; marks a dead 'running' run 'interrupted'. An
+        unreadable manifest cannot be repaired (StoreError).
+        """
+        actions: list[str] = []
+        manifest = self.reload()  # raises StoreError when the manifest itself is broken
+        for leftover in sorted(self.path.glob(".*.tmp")) + sorted(self.path.glob(f"{SHARDS}/*/.*.tmp")):
+            _unlink_quietly(leftover)
+            actions.append(f"removed leftover temporary file {leftover.name}")
+        row_files = [self._rows] + [RowFile(s, kind=self._rows.kind) for s in self.shard_folders()]
+        for row_file in row_files:
+            actions.extend(_repair_row_file(row_file))
+        for folder in self._part_folders():
+            for leftover in folder.glob(".part.*.tmp"):
+                _unlink_quietly(leftover)
+                actions.append(f"removed leftover temporary file {leftover.name}")
+        if self.predictions_path.exists():
+            try:
+                self._open_predictions().close()
+            except StoreError:
+                aside = self.predictions_path.with_name(PREDICTIONS + ".corrupt")
+                os.replace(self.predictions_path, aside)
+                actions.append(f"set aside unreadable {PREDICTIONS} as {aside.name}")
+        if manifest.get("save_predictions"):
+            actions.extend(self._drop_rows_without_predictions())
+        if manifest.get("status") == "running" and not self.is_locked():
+            self.update_manifest(status="interrupted")
+            actions.append("marked the run 'interrupted' (its process is gone)")
+        return actions
+
+    def _drop_rows_without_predictions(self) -> list[str]:
+        keys = self.prediction_keys()
+        actions = []
+        for row_file in [self._rows] + [RowFile(s, kind=self._rows.kind) for s in self.shard_folders()]:
+            frame = row_file.read()
+            if frame.empty:
+                continue
+            pairs = list(zip(frame["dataset"], frame["sample_id"], strict=True))
+            lacking = np.array([(frame["status"].iat[i] == "ok") and (p not in keys)
+                                for i, p in enumerate(pairs)], dtype=bool)
+            if lacking.any():
+                row_file.consolidate(frame[~lacking].reset_index(drop=True))
+                actions.append(f"dropped {int(lacking.sum())} row(s) of {row_file.folder.name} whose "
+                               "cached prediction is missing (they will be run again)")
+        return actions
+
+
+def _row_file_problems(row_file: RowFile) -> list[str]:
+    found = []
+    table = None
+    try:
+        table = row_file.read_table()
+    except StoreError as exc:
+        found.append(str(exc))
+    if row_file.kind == "csv" and row_file.table_path.exists():
+        data = row_file.table_path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            found.append(f"{row_file.table_path}: the last line is incomplete (half-written file)")
+    try:
+        row_file.read_journal(strict=True)
+    except StoreError as exc:
+        found.append(str(exc))
+    if table is not None and not table.empty:
+        dupes = table.duplicated(subset=list(KEY_COLUMNS))
+        if dupes.any():
+            first = table[dupes].iloc[0]
+            found.append(f"{row_file.table_path}: {int(dupes.sum())} duplicate row key(s), e.g. "
+                         f"({first['dataset']}, {first['sample_id']}, {first['task']})")
+        bad = ~table["status"].isin(ROW_STATUSES)
+        if bad.any():
+            found.append(f"{row_file.table_path}: {int(bad.sum())} row(s) with a status other than "
+                         f"{' or '.join(ROW_STATUSES)}")
+    return found
+
+
+def _repair_row_file(row_file: RowFile) -> list[str]:
+    actions = []
+    if row_file._drop_partial_tail():
+        actions.append(f"dropped the incomplete last line of {row_file.journal_path.name}")
+    try:
+        row_file.read_journal(strict=True)
+    except StoreError:
+        aside = row_file.journal_path.with_name(JOURNAL + ".corrupt")
+        os.replace(row_file.journal_path, aside)
+        actions.append(f"set aside corrupt journal as {aside.name}")
+    path = row_file.table_path
+    if row_file.kind == "csv" and path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            atomic_write_bytes(path, data[: data.rfind(b"\n") + 1])
+            actions.append(f"dropped the incomplete last line of {path.name}")
+    try:
+        table = row_file.read_table()
+    except StoreError:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        actions.append(f"set aside unreadable {path.name} as {aside.name} (its samples will be run again)")
+        table = rows_to_frame([])
+    clean = table[table["status"].isin(ROW_STATUSES)]
+    clean = _dedupe(clean)
+    if len(clean) != len(table):
+        row_file.write_table(clean)
+        actions.append(f"dropped {len(table) - len(clean)} duplicate or malformed row(s) of {path.name}")
+    return actions
+
+
+def _process_alive(owner: Mapping[str, Any]) -> bool:
+    if owner.get("host") != socket.gethostname():
+        return True  # cannot tell for another machine: assume it is alive
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def list_runs(runs_dir: str | os.PathLike) -> list[RunStore]:
+    """Every run under ``runs_dir`` (folders with a manifest), oldest first by creation time."""
+    base = Path(runs_dir)
+    if not base.is_dir():
+        return []
+    runs = []
+    for folder in base.iterdir():
+        if not (folder / MANIFEST).is_file():
+            continue
+        try:
+            store = RunStore(folder)
+            store.manifest  # noqa: B018 - read now so that broken manifests are skipped here
+        except StoreError as exc:
+            log.warning("skipping %s: %s", folder, exc)
+            continue
+        runs.append(store)
+    return sorted(runs, key=lambda s: (s.created, s.run_id))
+
+
+__all__ = [
+    "BASE_COLUMNS", "FORMAT", "KEY_COLUMNS", "RUN_STATUSES", "TEXT_COLUMNS", "RowFile", "RunStore",
+    "StoreError", "atomic_write_json", "h5_key", "h5_name", "have_pyarrow", "list_runs",
+    "rows_to_frame", "sort_rows", "unescape_h5_name",
+]
