@@ -1,0 +1,411 @@
+"""``predictions:<path>``: evaluate depth maps made elsewhere, one file per sample id.
+
+``<path>`` is a folder, or one HDF5 file. Layout of a folder::
+
+    <dir>/meta.json                       optional: {"output_kind": "relative_disparity",
+                                                     "png_scale": 1000, "model": "..."}
+    <dir>/scale.txt                       optional: the PNG scale as one number
+    <dir>/focal.json                      optional: {"<sample_id>": focal_px, ...}
+    <dir>/<dataset>/<sample_id>.<ext>     one file per sample, in a folder named after the dataset
+    <dir>/<sample_id>.<ext>               ... or directly in <dir> when there is no such folder
+
+A sample id maps to a relative path: ``/`` in an id makes subfolders (``alley_1/frame_0001`` →
+``<dir>/sintel/alley_1/frame_0001.npy``); ``.<ext>`` is appended to the id, or replaces an image
+suffix the id ends with (``IMG_1.jpg`` → ``IMG_1.jpg.npy`` or ``IMG_1.npy``). The dataset comes
+from ``sample.meta['dataset']``, else from the runner's :meth:`begin_dataset` call, else the
+``dataset=`` option; when ``<dir>/<dataset>/`` does not exist, files are looked up in ``<dir>``.
+Two candidate files for one sample (e.g. ``.npy`` and ``.png``) are refused as ambiguous.
+
+File kinds (values are the model's output as declared by ``output_kind``):
+
+- ``.npy``: one H×W array (no pickles).
+- ``.npz``: the array ``depth``, or the only array; an optional scalar ``focal_px``.
+- ``.pfm``: one-channel PFM; its header scale only encodes byte order and is not applied.
+- ``.png``: 16-bit single-channel; value = depth × scale, so depth = value / scale. The scale is
+  the ``png_scale=`` option, else ``png_scale`` of the nearest ``meta.json``, else the nearest
+  ``scale.txt`` (looked up from the file's folder up to ``<dir>``); no scale is an error.
+  8-bit and colour PNGs are refused (visualisations, not data).
+- ``.tif``/``.tiff``: float32 single-channel (or 16-bit, scaled like PNG).
+- one ``.h5``/``.hdf5`` file (or ``<dir>/predictions.h5``): a dataset per sample at
+  ``<dataset>/<sample_id>`` or ``<sample_id>`` (``/`` in ids are nested groups), optional
+  attribute ``focal_px``; the file's root attribute ``output_kind`` declares the kind.
+
+The output kind is the ``output_kind=`` option, else ``meta.json``'s, else ``metric_depth``.
+Per-sample focal lengths come from the file (npz key, HDF5 attribute) or ``focal.json`` next to
+the dataset's files; they are the external model's estimates (``focal_source='estimated'``).
+A prediction whose shape differs from the image is refused naming the file, unless
+``resize=True`` (then it is resized bilinearly to the image); non-finite values (and, for metric
+depth, values <= 0) are refused naming the sample id and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from dpbench.errors import DpbenchError, ModelError
+from dpbench.models import register_model
+from dpbench.models.base import DepthModel, check_output_kind, check_prediction, require_sample
+from dpbench.types import Prediction, Sample
+
+log = logging.getLogger(__name__)
+
+#: File suffixes tried for each sample, in this order.
+FILE_SUFFIXES = (".npy", ".npz", ".pfm", ".png", ".tif", ".tiff")
+HDF5_SUFFIXES = (".h5", ".hdf5")
+#: Image suffixes a sample id may end with, replaced by the prediction's suffix as a second choice.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".heic", ".ppm", ".exr")
+META_KEYS = ("output_kind", "png_scale", "model", "notes")
+
+
+class PredictionsSource(DepthModel):
+    """Reads a prediction per sample from a folder of files or one HDF5 file (module doc)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        output_kind: str | None = None,
+        png_scale: float | None = None,
+        resize: bool = False,
+        dataset: str | None = None,
+    ):
+        self.path = Path(path).expanduser()
+        if not self.path.exists():
+            raise ModelError(f"predictions: {self.path} does not exist (expected a folder or an .h5 file)")
+        if self.path.is_file() and self.path.suffix.lower() not in HDF5_SUFFIXES:
+            raise ModelError(
+                f"predictions: {self.path} is a file but not HDF5 ({', '.join(HDF5_SUFFIXES)}); "
+                "pass a folder of per-sample files or one HDF5 file"
+            )
+        self.hdf5: Path | None = None
+        if self.path.is_file():
+            self.hdf5, self.root = self.path, self.path.parent
+        else:
+            self.root = self.path
+            for name in ("predictions.h5", "predictions.hdf5"):
+                if (self.path / name).is_file():
+                    self.hdf5 = self.path / name
+                    break
+        self.meta_json = self._read_meta_json(self.root) if self.hdf5 is None else {}
+        declared = output_kind or self.meta_json.get("output_kind") or self._hdf5_output_kind()
+        self.output_kind = check_output_kind(declared or "metric_depth")
+        if png_scale is not None:
+            png_scale = _positive_scale(png_scale, "the png_scale option")
+        self.png_scale = png_scale
+        self.resize = bool(resize)
+        self.default_dataset = dataset
+        self._dataset: str | None = None
+        self._focal_tables: dict[Path, dict[str, float]] = {}
+        self._scales: dict[Path, float | None] = {}
+        self._warned_given_focal = False
+
+    # -- the DepthModel interface -------------------------------------------------------
+    def begin_dataset(self, dataset: str) -> None:
+        self._dataset = dataset
+
+    def predict(self, sample_or_image: Sample | np.ndarray, focal_px: float | None = None) -> Prediction:
+        sample = require_sample(sample_or_image, self.name or "predictions")
+        dataset = sample.meta.get("dataset") or self._dataset or self.default_dataset
+        if self.hdf5 is not None:
+            array, focal, where = self._read_hdf5(sample.id, dataset)
+        else:
+            array, focal, where = self._read_file(sample.id, dataset)
+        depth, meta = self._fit_to_image(array, sample, where)
+        meta["prediction_file"] = where
+        if focal is not None:
+            meta["focal_source"] = "estimated"
+        if focal_px is not None:
+            meta["focal_px_given_ignored"] = float(focal_px)
+            if not self._warned_given_focal:
+                log.warning("%s: predictions are fixed; a given focal length cannot change them", self.name)
+                self._warned_given_focal = True
+        prediction = Prediction(depth=depth, focal_px=focal, meta=meta)
+        try:
+            check_prediction(prediction, sample, self.output_kind)
+        except ModelError as exc:
+            raise ModelError(f"{exc} (file {where})") from None
+        return prediction
+
+    def describe(self) -> dict:
+        return {
+            **super().describe(),
+            "source": str(self.path),
+            "format": "hdf5" if self.hdf5 is not None else "files",
+            "png_scale": self.png_scale if self.png_scale is not None else self.meta_json.get("png_scale"),
+            "resize": self.resize,
+            "declared_by": self.meta_json.get("model"),
+        }
+
+    # -- folders of files ---------------------------------------------------------------
+    def _candidate_dirs(self, dataset: str | None) -> list[Path]:
+        if dataset and (self.root / dataset).is_dir():
+            return [self.root / dataset]
+        return [self.root]
+
+    def _read_file(self, sample_id: str, dataset: str | None) -> tuple[np.ndarray, float | None, str]:
+        relative = _relative_path(sample_id)
+        tried: list[str] = []
+        for folder in self._candidate_dirs(dataset):
+            found = []
+            for stem in _stems(relative):
+                for suffix in FILE_SUFFIXES:
+                    candidate = folder / (stem + suffix)
+                    tried.append(str(candidate))
+                    if candidate.is_file():
+                        found.append(candidate)
+            if len(found) > 1:
+                raise ModelError(
+                    f"sample {sample_id!r}: ambiguous predictions, found "
+                    + ", ".join(str(p) for p in found) + "; keep one file per sample"
+                )
+            if found:
+                path = found[0]
+                array, focal = self._load_array(path, sample_id)
+                if focal is None:
+                    focal = self._focal_table(folder).get(sample_id)
+                return array, focal, str(path)
+        shown = ", ".join(tried[: len(FILE_SUFFIXES)])
+        raise ModelError(
+            f"sample {sample_id!r}: no prediction file found (tried {shown}"
+            + (f" and {len(tried) - len(FILE_SUFFIXES)} more" if len(tried) > len(FILE_SUFFIXES) else "")
+            + f"); dataset={dataset!r}, layout <dir>/<dataset>/<sample_id>.<npy|npz|pfm|png|tif>"
+        )
+
+    def _load_array(self, path: Path, sample_id: str) -> tuple[np.ndarray, float | None]:
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".npy":
+                return np.load(path, allow_pickle=False), None
+            if suffix == ".npz":
+                return _read_npz(path)
+            if suffix == ".pfm":
+                from dpbench.io.pfm import read_pfm
+
+                array, _ = read_pfm(path)
+                return array, None
+            return self._read_integer_image(path), None
+        except (DpbenchError, OSError, ValueError, EOFError) as exc:
+            raise ModelError(f"sample {sample_id!r}: cannot read prediction {path}: {exc}") from None
+
+    def _read_integer_image(self, path: Path) -> np.ndarray:
+        import cv2
+
+        array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if array is None:
+            raise ValueError("not a readable image file")
+        if array.ndim != 2:
+            raise ValueError(f"expected a single-channel image, got {array.shape[2]} channels")
+        if np.issubdtype(array.dtype, np.floating):
+            return array
+        if array.dtype != np.uint16:
+            raise ValueError(
+                f"{array.dtype} image: predictions must be 16-bit (value = depth × scale) "
+                "or float; 8-bit images lose too much precision"
+            )
+        return array.astype(np.float64) / self._png_scale_for(path)
+
+    def _png_scale_for(self, path: Path) -> float:
+        if self.png_scale is not None:
+            return self.png_scale
+        folder = path.parent
+        while True:
+            scale = self._scale_in(folder)
+            if scale is not None:
+                return scale
+            if folder == self.root or self.root not in folder.parents:
+                break
+            folder = folder.parent
+        raise ModelError(
+            "16-bit predictions need a scale (depth = value / scale): pass png_scale=, "
+            f"or put {{\"png_scale\": N}} in {self.root / 'meta.json'} or N in {self.root / 'scale.txt'}"
+        )
+
+    def _scale_in(self, folder: Path) -> float | None:
+        if folder not in self._scales:
+            scale = None
+            meta = self._read_meta_json(folder) if folder != self.root else self.meta_json
+            if "png_scale" in meta:
+                scale = _positive_scale(meta["png_scale"], f"png_scale in {folder / 'meta.json'}")
+            elif (folder / "scale.txt").is_file():
+                text = (folder / "scale.txt").read_text().strip()
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise ModelError(f"{folder / 'scale.txt'}: expected one number, found {text[:40]!r}") from None
+                scale = _positive_scale(value, str(folder / "scale.txt"))
+            self._scales[folder] = scale
+        return self._scales[folder]
+
+    def _focal_table(self, folder: Path) -> dict[str, float]:
+        if folder not in self._focal_tables:
+            table: dict[str, float] = {}
+            path = folder / "focal.json"
+            if path.is_file():
+                try:
+                    raw = json.loads(path.read_text())
+                except json.JSONDecodeError as exc:
+                    raise ModelError(f"{path}: invalid JSON: {exc}") from None
+                if not isinstance(raw, dict):
+                    raise ModelError(f"{path}: expected an object mapping sample ids to focal lengths")
+                table = {str(k): _focal(v, f"{path} [{k!r}]") for k, v in raw.items()}
+            self._focal_tables[folder] = table
+        return self._focal_tables[folder]
+
+    @staticmethod
+    def _read_meta_json(folder: Path) -> dict:
+        path = folder / "meta.json"
+        if not path.is_file():
+            return {}
+        try:
+            meta = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{path}: invalid JSON: {exc}") from None
+        if not isinstance(meta, dict):
+            raise ModelError(f"{path}: expected a JSON object with keys among {META_KEYS}")
+        unknown = sorted(set(meta) - set(META_KEYS))
+        if unknown:
+            log.warning("%s: ignoring unknown keys %s (known: %s)", path, unknown, ", ".join(META_KEYS))
+        if "output_kind" in meta:
+            try:
+                check_output_kind(meta["output_kind"])
+            except ValueError as exc:
+                raise ModelError(f"{path}: {exc}") from None
+        return meta
+
+    # -- one HDF5 file ------------------------------------------------------------------
+    def _hdf5_output_kind(self) -> str | None:
+        if self.hdf5 is None:
+            return None
+        import h5py
+
+        try:
+            with h5py.File(self.hdf5, "r") as handle:
+                kind = handle.attrs.get("output_kind")
+        except OSError as exc:
+            raise ModelError(f"{self.hdf5}: cannot open as HDF5: {exc}") from None
+        if isinstance(kind, bytes):
+            kind = kind.decode()
+        return None if kind is None else str(kind)
+
+    def _read_hdf5(self, sample_id: str, dataset: str | None) -> tuple[np.ndarray, float | None, str]:
+        import h5py
+
+        relative = _relative_path(sample_id)
+        keys = ([f"{dataset}/{relative}"] if dataset else []) + [relative]
+        with h5py.File(self.hdf5, "r") as handle:
+            for key in keys:
+                node = handle.get(key)
+                if isinstance(node, h5py.Dataset):
+                    array = node[()]
+                    focal = node.attrs.get("focal_px")
+                    where = f"{self.hdf5}:/{key}"
+                    if focal is not None and not (np.ndim(focal) == 0 and np.isnan(focal)):
+                        focal = _focal(focal, where + " attribute focal_px")
+                    else:
+                        focal = None
+                    return np.asarray(array), focal, where
+        raise ModelError(
+            f"sample {sample_id!r}: no dataset {' or '.join('/' + k for k in keys)} in {self.hdf5}"
+        )
+
+    # -- shape --------------------------------------------------------------------------
+    def _fit_to_image(self, array: np.ndarray, sample: Sample, where: str) -> tuple[np.ndarray, dict]:
+        array = np.asarray(array)
+        if array.ndim == 3 and 1 in (array.shape[0], array.shape[-1]):
+            array = array.reshape(array.shape[1:] if array.shape[0] == 1 else array.shape[:2])
+        if array.ndim != 2:
+            raise ModelError(f"sample {sample.id!r}: {where}: expected an H×W array, got shape {array.shape}")
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise ModelError(f"sample {sample.id!r}: {where}: expected numbers, got dtype {array.dtype}")
+        array = array.astype(np.float32, copy=False)
+        meta: dict = {"native_hw": tuple(int(n) for n in array.shape)}
+        target = (sample.height, sample.width)
+        if array.shape != target:
+            if not self.resize:
+                hint = " (transposed?)" if array.shape == target[::-1] else ""
+                raise ModelError(
+                    f"sample {sample.id!r}: {where} has shape {array.shape[0]}×{array.shape[1]}{hint} "
+                    f"but the image is {target[0]}×{target[1]}; pass resize=True to resize bilinearly"
+                )
+            import cv2
+
+            array = cv2.resize(array, (target[1], target[0]), interpolation=cv2.INTER_LINEAR)
+            meta["resized"] = True
+        return array, meta
+
+
+def _relative_path(sample_id: str) -> str:
+    """The id as a safe relative path (no absolute paths, no ``..``)."""
+    path = PurePosixPath(sample_id)
+    if path.is_absolute() or ".." in path.parts or "\\" in sample_id:
+        raise ModelError(f"sample id {sample_id!r} cannot be mapped to a file below the predictions folder")
+    return str(path)
+
+
+def _stems(relative: str) -> list[str]:
+    """File-name stems tried for an id: the id itself, then without its image suffix."""
+    stems = [relative]
+    suffix = PurePosixPath(relative).suffix
+    if suffix.lower() in IMAGE_SUFFIXES:
+        stems.append(relative[: -len(suffix)])
+    return stems
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, float | None]:
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.files)
+        arrays = [n for n in names if n != "focal_px"]
+        if "depth" in names:
+            key = "depth"
+        elif len(arrays) == 1:
+            key = arrays[0]
+        else:
+            raise ModelError(f"{path}: expected an array named 'depth' or a single array, found {names}")
+        focal = _focal(archive["focal_px"], f"{path} [focal_px]") if "focal_px" in names else None
+        return archive[key], focal
+
+
+def _focal(value, where: str) -> float:
+    try:
+        focal = float(np.asarray(value).reshape(()))
+    except (TypeError, ValueError):
+        raise ModelError(f"{where}: focal length must be one number, got {value!r}") from None
+    if not (math.isfinite(focal) and focal > 0):
+        raise ModelError(f"{where}: focal length must be a positive finite number of pixels, got {focal}")
+    return focal
+
+
+def _positive_scale(value, where: str) -> float:
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        raise ModelError(f"{where}: the PNG scale must be a number, got {value!r}") from None
+    if not (math.isfinite(scale) and scale > 0):
+        raise ModelError(f"{where}: the PNG scale must be a positive number, got {scale}")
+    return scale
+
+
+@register_model(
+    "predictions",
+    output_kind="metric_depth",
+    family=True,
+    description="depth made elsewhere: <dir>/<dataset>/<id>.npy|npz|pfm|png|tif or one .h5; "
+    "kind from meta.json",
+)
+def load_predictions(
+    arg=None, checkpoint=None, device="auto", precision="fp32", *, output_kind: str | None = None,
+    png_scale: float | None = None, resize: bool = False, dataset: str | None = None,
+) -> PredictionsSource:
+    """The ``predictions:<path>`` family (see the module doc for the layout and options)."""
+    if checkpoint is not None:
+        raise ValueError(f"predictions:{arg} reads files and takes no checkpoint (got {checkpoint!r})")
+    model = PredictionsSource(arg, output_kind=output_kind, png_scale=png_scale, resize=resize,
+                              dataset=dataset)
+    model.name = f"predictions:{arg}"
+    return model
