@@ -248,7 +248,7 @@ def test_hdf5_file(tmp_path, depth):
     np.testing.assert_array_equal(pred.depth, depth.astype(np.float16).astype(np.float32))
     assert pred.focal_px == 512.0
     assert model.predict(sample("plain")).focal_px is None  # falls back to the top level
-    with pytest.raises(ModelError, match=r"no dataset /sintel/nope or /nope in .*preds\.h5"):
+    with pytest.raises(ModelError, match=r"no dataset /sintel/nope or /nope .*in .*preds\.h5"):
         model.predict(sample("nope"))
     # a folder holding predictions.h5 (e.g. a dpbench run folder) reads it
     run = tmp_path / "run"
@@ -267,3 +267,28 @@ def test_describe(tmp_path, depth):
     assert info["source"] == str(tmp_path) and info["format"] == "files"
     assert info["declared_by"] == "MyNet v2" and info["png_scale"] == 100
     assert info["name"] == f"predictions:{tmp_path}"
+
+
+def test_hdf5_percent_escaped_names(tmp_path, depth):
+    path = tmp_path / "escaped.h5"
+    with h5py.File(path, "w") as handle:  # by hand: '/' in the id written as %2F
+        node = handle.create_dataset("sintel/alley_1%2Fframe_0001", data=depth)
+        node.attrs["output_kind"] = "relative_depth"
+        node.attrs["focal_px"] = np.nan  # "no focal"
+    model = load(path)
+    assert model.output_kind == "relative_depth"  # from the sample's attribute
+    model.begin_dataset("sintel")
+    pred = model.predict(sample("alley_1/frame_0001"))
+    np.testing.assert_array_equal(pred.depth, depth)
+    assert pred.focal_px is None
+
+
+def test_reads_the_run_store_prediction_cache(tmp_path, depth):
+    from dpbench.store import write_prediction_part
+
+    part = write_prediction_part(tmp_path / "parts", "sintel", "alley_1/frame_0001", depth,
+                                 {"focal_px": 300.0, "output_kind": "metric_depth"})
+    model = load(part, dataset="sintel")
+    pred = model.predict(sample("alley_1/frame_0001"))
+    np.testing.assert_allclose(pred.depth, depth, rtol=1e-3)  # cached as float16
+    assert pred.focal_px == 300.0 and model.output_kind == "metric_depth"

@@ -26,9 +26,11 @@ File kinds (values are the model's output as declared by ``output_kind``):
   ``scale.txt`` (looked up from the file's folder up to ``<dir>``); no scale is an error.
   8-bit and colour PNGs are refused (visualisations, not data).
 - ``.tif``/``.tiff``: float32 single-channel (or 16-bit, scaled like PNG).
-- one ``.h5``/``.hdf5`` file (or ``<dir>/predictions.h5``): a dataset per sample at
-  ``<dataset>/<sample_id>`` or ``<sample_id>`` (``/`` in ids are nested groups), optional
-  attribute ``focal_px``; the file's root attribute ``output_kind`` declares the kind.
+- one ``.h5``/``.hdf5`` file (or ``<dir>/predictions.h5``, so a dpbench run folder saved with
+  ``--save-predictions`` can be scored again): a dataset per sample at ``<dataset>/<sample_id>``
+  or ``<sample_id>``, where ``/`` in ids are nested groups or percent-escaped (``%2F``, the run
+  store's convention); optional attribute ``focal_px`` (NaN = none); the root attribute
+  ``output_kind`` (else the first sample's) declares the kind.
 
 The output kind is the ``output_kind=`` option, else ``meta.json``'s, else ``metric_depth``.
 Per-sample focal lengths come from the file (npz key, HDF5 attribute) or ``focal.json`` next to
@@ -45,6 +47,7 @@ import logging
 import math
 import os
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -103,6 +106,7 @@ class PredictionsSource(DepthModel):
         self._dataset: str | None = None
         self._focal_tables: dict[Path, dict[str, float]] = {}
         self._scales: dict[Path, float | None] = {}
+        self._hdf5_names: dict[str, dict[str, str]] = {}
         self._warned_given_focal = False
 
     # -- the DepthModel interface -------------------------------------------------------
@@ -280,18 +284,30 @@ class PredictionsSource(DepthModel):
 
     # -- one HDF5 file ------------------------------------------------------------------
     def _hdf5_output_kind(self) -> str | None:
+        """The root attribute ``output_kind``, else that of the first sample dataset carrying one."""
         if self.hdf5 is None:
             return None
         import h5py
 
+        found: list = []
+
+        def first_kind(name, node):
+            if isinstance(node, h5py.Dataset) and "output_kind" in node.attrs:
+                found.append(node.attrs["output_kind"])
+                return True
+            return None
+
         try:
             with h5py.File(self.hdf5, "r") as handle:
                 kind = handle.attrs.get("output_kind")
+                if kind is None:
+                    handle.visititems(first_kind)
+                    kind = found[0] if found else None
         except OSError as exc:
             raise ModelError(f"{self.hdf5}: cannot open as HDF5: {exc}") from None
         if isinstance(kind, bytes):
             kind = kind.decode()
-        return None if kind is None else str(kind)
+        return str(kind) if kind else None
 
     def _read_hdf5(self, sample_id: str, dataset: str | None) -> tuple[np.ndarray, float | None, str]:
         import h5py
@@ -302,17 +318,41 @@ class PredictionsSource(DepthModel):
             for key in keys:
                 node = handle.get(key)
                 if isinstance(node, h5py.Dataset):
-                    array = node[()]
-                    focal = node.attrs.get("focal_px")
-                    where = f"{self.hdf5}:/{key}"
-                    if focal is not None and not (np.ndim(focal) == 0 and np.isnan(focal)):
-                        focal = _focal(focal, where + " attribute focal_px")
-                    else:
-                        focal = None
-                    return np.asarray(array), focal, where
-        raise ModelError(
-            f"sample {sample_id!r}: no dataset {' or '.join('/' + k for k in keys)} in {self.hdf5}"
-        )
+                    break
+            else:
+                key = self._escaped_key(handle, sample_id, dataset)
+                node = handle.get(key) if key else None
+            if not isinstance(node, h5py.Dataset):
+                raise ModelError(
+                    f"sample {sample_id!r}: no dataset {' or '.join('/' + k for k in keys)} "
+                    f"(nor a percent-escaped one) in {self.hdf5}"
+                )
+            where = f"{self.hdf5}:/{key}"
+            focal = node.attrs.get("focal_px")
+            if focal is not None and not (np.ndim(focal) == 0 and np.isnan(focal)):
+                focal = _focal(focal, where + " attribute focal_px")
+            else:
+                focal = None
+            return np.asarray(node[()]), focal, where
+
+    def _escaped_key(self, handle, sample_id: str, dataset: str | None) -> str | None:
+        """The path of ``sample_id`` when names are percent-escaped (``/`` as ``%2F``, as
+        dpbench's run store writes them), found by unescaping the names present."""
+        group_key = ""
+        if dataset:
+            top = self._unescaped_names(handle, "")
+            group_key = top.get(dataset, "")
+        names = self._unescaped_names(handle, group_key)
+        name = names.get(sample_id)
+        if name is None:
+            return None
+        return f"{group_key}/{name}" if group_key else name
+
+    def _unescaped_names(self, handle, group_key: str) -> dict[str, str]:
+        if group_key not in self._hdf5_names:
+            group = handle[group_key] if group_key else handle
+            self._hdf5_names[group_key] = {unquote(name): name for name in group.keys()}
+        return self._hdf5_names[group_key]
 
     # -- shape --------------------------------------------------------------------------
     def _fit_to_image(self, array: np.ndarray, sample: Sample, where: str) -> tuple[np.ndarray, dict]:
