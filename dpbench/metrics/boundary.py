@@ -1,0 +1,424 @@
+"""Scale-invariant boundary metrics of Depth Pro (Table 2): boundary F1 on depth GT, recall on masks.
+
+The numbers equal those of the released ``SI_boundary_F1`` / ``SI_boundary_Recall``
+(``apple/ml-depth-pro``, ``src/depth_pro/eval/boundary_metrics.py``) to the last bit, quirks
+included; this module only reorganises the work so that it is vectorised. Definition:
+
+- thresholds ``t_1..t_n = linspace(t_min, t_max, n)``, weights ``w_i = t_i / Σ t``;
+- both depth maps become inverse depth ``q = 1 / max(d, 1e-6)`` (so NaN stays NaN and creates no
+  contour, 0 becomes a very near point and +inf a point at infinity);
+- a neighbour pair is an occluding contour in direction k at threshold t when the ratio of the
+  neighbour's inverse depth to this pixel's is strictly ``> t``. Directions, in the released
+  order: ``left`` ``q[:, :-1] / q[:, 1:]``, ``top`` ``q[:-1] / q[1:]``, ``right``
+  ``q[:, 1:] / q[:, :-1]``, ``bottom`` ``q[1:] / q[:-1]``;
+- F1: per direction ``P_k = |pred ∧ gt| / max(|pred|, 1)``, ``R_k = |pred ∧ gt| / max(|gt|, 1)``;
+  ``P``, ``R`` are the plain means over the four directions (an empty direction counts 0, so a
+  single straight step scores 0.25); ``F1 = 2PR / (P + R)`` (0 when ``P + R = 0``);
+  score ``= Σ w_i F1(t_i)``;
+- recall: GT contours from ``mask > alpha_threshold`` (foreground pixel next to a background one,
+  the direction pointing at the foreground); predicted contours thinned by non-maximum
+  suppression (in each row for left/right, each column for top/bottom, every maximal run of
+  consecutive above-threshold ratios keeps only its largest entry, the first one on ties);
+  ``R = mean_k |thinned pred ∧ gt| / max(|gt|, 1)``; score ``= Σ w_i R(t_i)``.
+
+Floating-point behaviour, reproduced on purpose: float16/32/64 depth maps are inverted and divided
+in their own dtype (integer maps in float64), exactly as the released code does. The F1 compares
+ratios with the float64 thresholds; the recall compares them with Python floats, which NumPy ≥ 2
+casts to the ratio's dtype (so a float32 ratio is tested against ``float32(t)``). Both paths here
+use the same operands, so float32 and float64 inputs both match the released code to the bit.
+
+dpbench addition (off by default, so the paper's numbers reproduce): ``valid`` excludes every
+neighbour pair touching an invalid pixel from both the predicted and the GT contours. For the
+recall, the prediction is thinned first (thinning is a property of the prediction alone) and the
+invalid pairs are dropped afterwards.
+
+Inputs must be **depth**, not disparity: both functions invert them. Masks must be bool or float
+in [0, 1]; uint8 masks are refused with a ValueError (divide 0–255 mattes by 255 yourself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dpbench.metrics._checks import (
+    check_2d,
+    check_alpha_mask,
+    check_bool_mask,
+    check_real,
+    check_same_shape,
+    to_numpy,
+)
+
+#: Depth floor before inversion in the released code: q = 1 / max(d, INVERSION_EPS).
+INVERSION_EPS = 1e-6
+#: The four contour directions, in the order the released code sums them (this fixes round-off).
+DIRECTIONS = ("left", "top", "right", "bottom")
+
+_HORIZONTAL = ("left", "right")
+
+
+@dataclass(frozen=True)
+class BoundaryF1Curve:
+    """Per-threshold values behind :func:`si_boundary_f1` (for plots and diagnostics).
+
+    ``precision``, ``recall``, ``f1`` have one entry per threshold; ``*_by_direction`` are
+    4×n arrays in :data:`DIRECTIONS` order; ``score`` = Σ weights × f1.
+    """
+
+    thresholds: np.ndarray
+    weights: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    precision_by_direction: np.ndarray
+    recall_by_direction: np.ndarray
+    score: float
+
+
+@dataclass(frozen=True)
+class BoundaryRecallCurve:
+    """Per-threshold values behind :func:`si_boundary_recall`; ``score`` = Σ weights × recall."""
+
+    thresholds: np.ndarray
+    weights: np.ndarray
+    recall: np.ndarray
+    recall_by_direction: np.ndarray
+    score: float
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def thresholds_and_weights(t_min: float = 1.05, t_max: float = 1.25, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """``t = linspace(t_min, t_max, n)`` (float64) and the weights ``t / Σ t`` of the released code."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n: expected a positive integer number of thresholds, got {n!r}")
+    if not (np.isfinite(t_min) and np.isfinite(t_max)):
+        raise ValueError(f"t_min/t_max: must be finite, got {t_min!r}, {t_max!r}")
+    thresholds = np.linspace(t_min, t_max, int(n))
+    if thresholds.sum() == 0:
+        raise ValueError("t_min/t_max: the thresholds sum to 0, their weights t / Σt are undefined")
+    return thresholds, thresholds / thresholds.sum()
+
+
+def inverse_depth(depth: np.ndarray, eps: float = INVERSION_EPS) -> np.ndarray:
+    """``1 / max(depth, eps)`` in the depth's own float dtype (NaN stays NaN), as the released code."""
+    inverse = depth.clip(min=eps)
+    np.divide(1.0, inverse, out=inverse)
+    return inverse
+
+
+def _depth_map(x: Any, name: str) -> np.ndarray:
+    depth = to_numpy(x, name)
+    check_2d(depth, name)
+    check_real(depth, name)
+    if not np.issubdtype(depth.dtype, np.floating):
+        depth = depth.astype(np.float64)  # the released clip(min=1e-6) promotes integers so
+    return depth
+
+
+def _alpha_mask(x: Any, name: str) -> np.ndarray:
+    mask = to_numpy(x, name)
+    check_2d(mask, name)
+    check_alpha_mask(mask, name)
+    return mask
+
+
+def _ratio(q: np.ndarray, direction: str) -> np.ndarray:
+    """Neighbour-over-pixel inverse-depth ratio of every pair, pointing in ``direction``."""
+    if direction == "left":
+        return q[:, :-1] / q[:, 1:]
+    if direction == "right":
+        return q[:, 1:] / q[:, :-1]
+    if direction == "top":
+        return q[:-1, :] / q[1:, :]
+    if direction == "bottom":
+        return q[1:, :] / q[:-1, :]
+    raise ValueError(f"direction: expected one of {DIRECTIONS}, got {direction!r}")
+
+
+def _mask_pairs(m: np.ndarray, direction: str) -> np.ndarray:
+    """GT contour of a bool mask: the pixel the direction points at is foreground, the other not."""
+    if direction == "left":
+        return m[:, :-1] & ~m[:, 1:]
+    if direction == "right":
+        return m[:, 1:] & ~m[:, :-1]
+    if direction == "top":
+        return m[:-1, :] & ~m[1:, :]
+    if direction == "bottom":
+        return m[1:, :] & ~m[:-1, :]
+    raise ValueError(f"direction: expected one of {DIRECTIONS}, got {direction!r}")
+
+
+def _valid_pairs(valid: np.ndarray, direction: str) -> np.ndarray:
+    """Pairs whose two pixels are both valid."""
+    if direction in _HORIZONTAL:
+        return valid[:, 1:] & valid[:, :-1]
+    return valid[1:, :] & valid[:-1, :]
+
+
+def _first_max_of_runs(flat_index: np.ndarray, values: np.ndarray, width: int) -> np.ndarray:
+    """Flat indices (row-major, row length ``width``) that survive non-maximum suppression.
+
+    ``flat_index`` lists above-threshold entries in increasing order. A run is a maximal set of
+    consecutive entries of one row; each run keeps its largest value, the first one on ties.
+    """
+    if flat_index.size == 0:
+        return flat_index
+    starts_run = np.empty(flat_index.size, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(np.diff(flat_index), 1, out=starts_run[1:])
+    starts_run |= flat_index % width == 0  # a new row always starts a new run
+    run_max = np.maximum.reduceat(values, np.flatnonzero(starts_run))
+    run_id = np.cumsum(starts_run) - 1
+    at_max = np.flatnonzero(values == run_max[run_id])
+    first = np.ones(at_max.size, dtype=bool)
+    np.not_equal(run_id[at_max[1:]], run_id[at_max[:-1]], out=first[1:])
+    return flat_index[at_max[first]]
+
+
+def _row_runs_nms(ratio: np.ndarray, thresholds: list) -> list[np.ndarray]:
+    """For each threshold, the row-major flat indices of ``ratio`` kept by row-wise NMS."""
+    if ratio.size == 0:
+        return [np.empty(0, dtype=np.intp) for _ in thresholds]
+    lowest = min(thresholds)
+    candidates = np.flatnonzero(ratio > lowest)
+    values = ratio.ravel()[candidates]
+    kept = []
+    for t in thresholds:
+        above = values > t
+        kept.append(_first_max_of_runs(candidates[above], values[above], ratio.shape[1]))
+    return kept
+
+
+# --------------------------------------------------------------------------- contour maps
+
+
+def occluding_contours(depth: Any, threshold: float) -> dict[str, np.ndarray]:
+    """The four directional occluding-contour maps of a depth map at ratio ``threshold``.
+
+    ``maps[k][r, c]`` is True when, for the pair starting at (r, c), the neighbour in direction k
+    has inverse depth more than ``threshold`` times this pixel's (the neighbour is in front).
+    Shapes: H×(W−1) for left/right, (H−1)×W for top/bottom.
+    """
+    q = inverse_depth(_depth_map(depth, "depth"))
+    return {direction: _ratio(q, direction) > threshold for direction in DIRECTIONS}
+
+
+def thinned_occluding_contours(depth: Any, threshold: float) -> dict[str, np.ndarray]:
+    """:func:`occluding_contours` after the non-maximum suppression used by the mask recall.
+
+    Each maximal run of consecutive contour pairs (along rows for left/right, along columns for
+    top/bottom) keeps only its pair with the largest ratio, the first one on ties.
+    """
+    q = inverse_depth(_depth_map(depth, "depth"))
+    maps = {}
+    for direction in DIRECTIONS:
+        maps[direction] = _thinned_map(q, direction, threshold)
+    return maps
+
+
+def _thinned_map(q: np.ndarray, direction: str, threshold: float) -> np.ndarray:
+    if direction in _HORIZONTAL:
+        ratio = _ratio(q, direction)
+        (kept,) = _row_runs_nms(ratio, [threshold])
+        out = np.zeros(ratio.shape, dtype=bool)
+        out.ravel()[kept] = True
+        return out
+    transposed = _ratio(np.ascontiguousarray(q.T), "left" if direction == "top" else "right")
+    (kept,) = _row_runs_nms(transposed, [threshold])
+    out = np.zeros(transposed.shape, dtype=bool)
+    out.ravel()[kept] = True
+    return np.ascontiguousarray(out.T)
+
+
+def mask_contours(mask: Any, alpha_threshold: float = 0.1) -> dict[str, np.ndarray]:
+    """GT contour maps of a mask: foreground = ``mask > alpha_threshold``; the pair is marked in the
+    direction of its foreground pixel when the other pixel is background."""
+    m = _alpha_mask(mask, "mask") > alpha_threshold
+    return {direction: _mask_pairs(m, direction) for direction in DIRECTIONS}
+
+
+# --------------------------------------------------------------------------- boundary F1
+
+
+def _scores_f1(tp: np.ndarray, n_pred: np.ndarray, n_gt: np.ndarray) -> tuple[list, list, list, np.ndarray, np.ndarray]:
+    """P, R, F1 per threshold from 4×n integer counts, with the released code's arithmetic order."""
+    precision, recall, f1 = [], [], []
+    p_dir = np.zeros(tp.shape)
+    r_dir = np.zeros(tp.shape)
+    for j in range(tp.shape[1]):
+        r_terms = [int(tp[k, j]) / max(int(n_gt[k, j]), 1) for k in range(4)]
+        p_terms = [int(tp[k, j]) / max(int(n_pred[k, j]), 1) for k in range(4)]
+        r = 0.25 * (r_terms[0] + r_terms[1] + r_terms[2] + r_terms[3])
+        p = 0.25 * (p_terms[0] + p_terms[1] + p_terms[2] + p_terms[3])
+        p_dir[:, j], r_dir[:, j] = p_terms, r_terms
+        precision.append(p)
+        recall.append(r)
+        f1.append(0.0 if r + p == 0 else 2 * (r * p) / (r + p))
+    return precision, recall, f1, p_dir, r_dir
+
+
+def boundary_f1_curve(
+    pred_depth: Any,
+    gt_depth: Any,
+    t_min: float = 1.05,
+    t_max: float = 1.25,
+    n: int = 10,
+    valid: Any = None,
+) -> BoundaryF1Curve:
+    """Per-threshold precision, recall and F1 of the scale-invariant boundary F1 (see module doc)."""
+    pred = _depth_map(pred_depth, "pred_depth")
+    gt = _depth_map(gt_depth, "gt_depth")
+    check_same_shape(pred, gt, "pred_depth", "gt_depth")
+    if valid is not None:
+        valid = check_bool_mask(valid, gt.shape, "valid")
+    thresholds, weights = thresholds_and_weights(t_min, t_max, n)
+    threshold_list = list(thresholds)  # np.float64 scalars, as the released loop compares with
+    lowest = min(threshold_list)
+
+    q_pred = inverse_depth(pred)
+    q_gt = inverse_depth(gt)
+    shape = (len(DIRECTIONS), len(threshold_list))
+    tp, n_pred, n_gt = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    for k, direction in enumerate(DIRECTIONS):
+        pair_ok = None if valid is None else _valid_pairs(valid, direction)
+        ratio = _ratio(q_pred, direction)
+        above_pred = ratio > lowest
+        if pair_ok is not None:
+            above_pred &= pair_ok
+        pred_values = ratio[above_pred]
+        gt_ratio = _ratio(q_gt, direction)
+        above_gt = gt_ratio > lowest
+        if pair_ok is not None:
+            above_gt &= pair_ok
+        gt_values = gt_ratio[above_gt]
+        above_pred &= above_gt
+        both_pred, both_gt = ratio[above_pred], gt_ratio[above_pred]
+        del ratio, gt_ratio, above_pred, above_gt
+        for j, t in enumerate(threshold_list):
+            n_pred[k, j] = np.count_nonzero(pred_values > t)
+            n_gt[k, j] = np.count_nonzero(gt_values > t)
+            tp[k, j] = np.count_nonzero((both_pred > t) & (both_gt > t))
+
+    precision, recall, f1, p_dir, r_dir = _scores_f1(tp, n_pred, n_gt)
+    f1_array = np.array(f1)
+    return BoundaryF1Curve(
+        thresholds=thresholds,
+        weights=weights,
+        precision=np.array(precision),
+        recall=np.array(recall),
+        f1=f1_array,
+        precision_by_direction=p_dir,
+        recall_by_direction=r_dir,
+        score=float(np.sum(f1_array * weights)),
+    )
+
+
+def si_boundary_f1(
+    pred_depth: Any,
+    gt_depth: Any,
+    t_min: float = 1.05,
+    t_max: float = 1.25,
+    n: int = 10,
+    valid: Any = None,
+) -> float:
+    """Scale-invariant boundary F1 of a predicted depth map against a GT depth map.
+
+    ``Σ_i w_i F1(t_i)`` with ``t = linspace(t_min, t_max, n)``, ``w = t / Σt``, and F1(t) from
+    the four-direction mean precision and recall of occluding contours (module doc). Equals the
+    released ``SI_boundary_F1`` bit for bit. ``valid`` (H×W bool, optional, off by default)
+    drops pairs touching invalid pixels. Example: a perfect prediction of a square in front of a
+    plane scores 1.0; of a single straight step, 0.25.
+    """
+    return boundary_f1_curve(pred_depth, gt_depth, t_min, t_max, n, valid).score
+
+
+# --------------------------------------------------------------------------- mask recall
+
+
+def _thinned_hits(
+    q: np.ndarray, foreground: np.ndarray, valid: np.ndarray | None, direction: str, thresholds: list
+) -> tuple[np.ndarray, int]:
+    """Per threshold, |NMS-thinned predicted contours ∧ mask contours| along rows, and |mask contours|."""
+    gt_pairs = _mask_pairs(foreground, direction)
+    if valid is not None:
+        gt_pairs &= _valid_pairs(valid, direction)
+    gt_flat = gt_pairs.ravel()
+    ratio = _ratio(q, direction)
+    hits = [np.count_nonzero(gt_flat[kept]) for kept in _row_runs_nms(ratio, thresholds)]
+    return np.array(hits, dtype=np.int64), np.count_nonzero(gt_pairs)
+
+
+def boundary_recall_curve(
+    pred_depth: Any,
+    gt_mask: Any,
+    t_min: float = 1.05,
+    t_max: float = 1.25,
+    n: int = 10,
+    alpha_threshold: float = 0.1,
+    valid: Any = None,
+) -> BoundaryRecallCurve:
+    """Per-threshold recall of the NMS-thinned predicted contours against mask contours."""
+    pred = _depth_map(pred_depth, "pred_depth")
+    mask = _alpha_mask(gt_mask, "gt_mask")
+    check_same_shape(pred, mask, "pred_depth", "gt_mask")
+    if valid is not None:
+        valid = check_bool_mask(valid, mask.shape, "valid")
+    thresholds, weights = thresholds_and_weights(t_min, t_max, n)
+    threshold_list = [float(t) for t in thresholds]  # Python floats, as the released recall loop
+    foreground = mask > alpha_threshold
+
+    shape = (len(DIRECTIONS), len(threshold_list))
+    tp, n_gt = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    # Left/right runs lie along the rows of q. Top/bottom runs lie along the columns: they are
+    # found along the rows of the transposed maps (as the released code does), where top
+    # becomes left and bottom becomes right.
+    q = inverse_depth(pred)
+    for direction in ("left", "right"):
+        k = DIRECTIONS.index(direction)
+        tp[k], n_gt[k] = _thinned_hits(q, foreground, valid, direction, threshold_list)
+    q_t = np.ascontiguousarray(q.T)
+    del q
+    foreground_t = np.ascontiguousarray(foreground.T)
+    valid_t = None if valid is None else np.ascontiguousarray(valid.T)
+    for direction, row_direction in (("top", "left"), ("bottom", "right")):
+        k = DIRECTIONS.index(direction)
+        tp[k], n_gt[k] = _thinned_hits(q_t, foreground_t, valid_t, row_direction, threshold_list)
+    del q_t
+
+    recall, r_dir = [], np.zeros(shape)
+    for j in range(len(threshold_list)):
+        terms = [int(tp[k, j]) / max(int(n_gt[k, j]), 1) for k in range(4)]
+        r_dir[:, j] = terms
+        recall.append(0.25 * (terms[0] + terms[1] + terms[2] + terms[3]))
+    recall_array = np.array(recall)
+    return BoundaryRecallCurve(
+        thresholds=thresholds,
+        weights=weights,
+        recall=recall_array,
+        recall_by_direction=r_dir,
+        score=float(np.sum(recall_array * weights)),
+    )
+
+
+def si_boundary_recall(
+    pred_depth: Any,
+    gt_mask: Any,
+    t_min: float = 1.05,
+    t_max: float = 1.25,
+    n: int = 10,
+    alpha_threshold: float = 0.1,
+    valid: Any = None,
+) -> float:
+    """Scale-invariant boundary recall of a predicted depth map against a GT mask or alpha matte.
+
+    ``Σ_i w_i R(t_i)``: GT contours from ``gt_mask > alpha_threshold`` (strict), predicted
+    contours thinned by NMS along rows/columns, R the four-direction mean recall (module doc).
+    Equals the released ``SI_boundary_Recall`` bit for bit. ``gt_mask``: bool, or float in
+    [0, 1]; uint8 raises ValueError (divide by 255). ``valid``: optional, off by default.
+    """
+    return boundary_recall_curve(pred_depth, gt_mask, t_min, t_max, n, alpha_threshold, valid).score
