@@ -229,3 +229,17 @@ def test_camera_names_and_sensor_lookup():
     assert lookup_sensor_width(table, "Apple", "iPhone 12") == 5.6  # 'Make Model'
     assert lookup_sensor_width(table, "Apple", "iPhone 13") is None
     assert lookup_sensor_width(None, "Apple", "iPhone 12") is None
+
+
+def test_tiff_orientation_is_not_applied_twice(tmp_path):
+    # Recent Pillow reports TIFF sizes already oriented; the stored size comes from the TIFF tags.
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[0x0112] = 6
+    info[0x8769] = {0xA405: 50}
+    path = tmp_path / "r.tif"
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(path, tiffinfo=info)
+    facts = read_exif_focal(path)
+    assert facts.orientation == 6 and facts.f35_mm == 50
+    assert (facts.height, facts.width) == read_image(path).shape[:2] == (30, 20)
