@@ -75,6 +75,86 @@ def sample_command(out: Path | None, seed: int, scale: float, force: bool) -> No
 
 
 # --- report / check -----------------------------------------------------------------------
+# Choices are spelled out here so that `dpbench --help` does not import pandas; a test checks
+# they equal dpbench.report's FORMATS / AGGREGATIONS / TIE_RULES.
+REPORT_FORMATS = ("markdown", "csv", "latex", "html", "json")
+REPORT_AGGREGATIONS = ("per_image", "pooled")
+REPORT_TIE_RULES = ("max", "min", "average")
+
+
+@cli.command("report")
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Folder of runs (used when no RUN is given, and to resolve run ids).")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="markdown", show_default=True)
+@click.option("--suite", default=None, help="Only runs of this suite.")
+@click.option("--paper", is_flag=True, help="Add the paper's published numbers and the differences.")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the figures as PNG files into this folder (HTML embeds them anyway).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file (default: standard output).")
+@click.option("--aggregation", type=click.Choice(REPORT_AGGREGATIONS), default=None,
+              help="Re-aggregate every run this way (default: each run's own setting).")
+@click.option("--all-runs", is_flag=True,
+              help="Show every run of the runs folder, not only the latest per (model, suite).")
+@click.option("--qualitative", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Samples in each run's qualitative grid (needs --save-predictions runs; 0: none).")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to find the datasets for the qualitative grid if they moved since the run.")
+@click.option("--ties", type=click.Choice(REPORT_TIE_RULES), default="max", show_default=True,
+              help="Tie rule of the average rank (max: a tied group shares its worst position).")
+def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
+                   qualitative, data_root, ties) -> None:
+    """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
+    import os
+
+    from dpbench.report import build_report, collect_runs, render_report
+    from dpbench.report.figures import report_plots, write_plots
+
+    stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
+    report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties)
+    plots, notes = [], []
+    if fmt == "html" or plots_dir is not None:
+        plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root)
+    links = {}
+    if plots_dir is not None:
+        paths = write_plots(plots, plots_dir)
+        base = out.parent if out is not None else Path.cwd()
+        for plot in plots:
+            link = Path(os.path.relpath(paths[plot.name], base)).as_posix()
+            links.setdefault(plot.suite, []).append((plot.title, link))
+    text = render_report(report, fmt, plots=plots, notes=notes, plot_links=links)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"report written to {out}", err=True)
+    if plots_dir is not None:
+        click.echo(f"{len(plots)} figure(s) written to {plots_dir}", err=True)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@cli.command("check")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--against", "baseline", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline made by `dpbench report --format json`.")
+@click.option("--max-drop", multiple=True, metavar="[DATASET:]METRIC=VALUE",
+              help="Tolerance override, absolute in stored units ('%' suffix: percentage points); "
+                   "repeatable; METRIC '*' sets every metric.")
+@click.option("--baseline-run", default=None, help="Run id to compare with when the baseline holds several.")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Where a RUN given as a run id is looked up.")
+@click.pass_context
+def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir) -> None:
+    """Compare RUN with a baseline; exit 0 pass, 1 regression, 2 not comparable."""
+    from dpbench.check import check_run, format_check
+    from dpbench.report.select import open_run
+
+    result = check_run(open_run(run, runs_dir), baseline, max_drop=max_drop, baseline_run=baseline_run)
+    click.echo(format_check(result))
+    ctx.exit(result.exit_code)
 
 
 def main() -> None:

@@ -1,0 +1,304 @@
+"""Regression check of a run against a stored baseline (``dpbench check``), for CI.
+
+The baseline is a ``dpbench report --format json`` document. The run is aggregated with the
+baseline's aggregation and compared per dataset and metric, direction-aware: for a metric where
+higher is better (δ, F1, recall) the drop is ``baseline − run``; for one where lower is better
+(AbsRel, RMSE, …) it is ``run − baseline``. A drop larger than the tolerance is a regression.
+Tolerances are absolute, in stored units (δ as fractions); defaults in
+``baselines/check_tolerances.toml``, overridden by ``--max-drop``.
+
+Verdicts and exit codes: 0 every comparison within tolerance; 1 at least one regression;
+2 the comparison is impossible (unreadable baseline, a baseline dataset missing from the run,
+different protocol options, different sample lists or counts, an unfinished run).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dpbench._table import format_table
+from dpbench.errors import DpbenchError, UnknownNameError
+from dpbench.metrics import METRICS
+from dpbench.report.aggregate import aggregate_run, open_store
+from dpbench.report.document import REPORT_FORMAT
+from dpbench.resources import load_toml, resource_dir
+from dpbench.store import RunStore
+
+TOLERANCES_FILE = "check_tolerances.toml"
+#: Compared like a metric: more failed samples than the baseline is a regression.
+NUM_ERRORS = "num_errors"
+#: Slack for floating-point round-off on top of every tolerance.
+ROUND_OFF = 1e-12
+
+OK, IMPROVED, REGRESSED, NOT_APPLICABLE = "ok", "improved", "REGRESSED", "n/a"
+EXIT_PASS, EXIT_REGRESSION, EXIT_UNUSABLE = 0, 1, 2
+
+
+class CheckError(DpbenchError):
+    """The check cannot be made (bad baseline file, incompatible run); exit code 2."""
+
+
+@dataclass
+class Comparison:
+    """One (dataset, metric) comparison; ``delta`` = run − baseline."""
+
+    dataset: str
+    metric: str
+    baseline: float | None
+    run: float | None
+    delta: float | None
+    tolerance: float
+    verdict: str
+
+
+@dataclass
+class CheckResult:
+    """Every comparison of a check and the problems that make it unusable."""
+
+    run_id: str
+    baseline_run_id: str
+    comparisons: list[Comparison] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == REGRESSED]
+
+    @property
+    def exit_code(self) -> int:
+        if self.problems:
+            return EXIT_UNUSABLE
+        return EXIT_REGRESSION if self.regressions else EXIT_PASS
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+def load_baseline(path: str | os.PathLike) -> dict:
+    """Read a ``dpbench-report/1`` JSON file; CheckError naming the file if it is not one."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckError(f"baseline file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckError(f"{path}: unreadable baseline ({exc})") from exc
+    if not isinstance(document, dict) or document.get("format") != REPORT_FORMAT:
+        found = document.get("format") if isinstance(document, dict) else type(document).__name__
+        raise CheckError(f"{path}: not a dpbench report (format {found!r}, expected {REPORT_FORMAT!r}); "
+                         "make one with `dpbench report RUN --format json --out FILE`")
+    runs = document.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise CheckError(f"{path}: the baseline holds no run")
+    for index, run in enumerate(runs):
+        if not isinstance(run, dict) or not isinstance(run.get("results"), dict):
+            raise CheckError(f"{path}: run #{index} has no 'results' table")
+    return document
+
+
+def pick_baseline_run(document: Mapping, model: str, suite: str, run_id: str | None = None) -> dict:
+    """The baseline entry to compare with: ``run_id`` if given, the only run, or the run of the
+    same model and suite; CheckError when that is ambiguous or absent."""
+    runs = list(document["runs"])
+    if run_id is not None:
+        chosen = [r for r in runs if r.get("run_id") == run_id]
+    elif len(runs) == 1:
+        chosen = runs
+    else:
+        chosen = [r for r in runs
+                  if (r.get("model") or {}).get("name") == model and r.get("suite") == suite]
+    if len(chosen) == 1:
+        return chosen[0]
+    listing = ", ".join(f"{r.get('run_id')} ({(r.get('model') or {}).get('name')}, {r.get('suite')})"
+                        for r in runs)
+    what = f"run id {run_id!r}" if run_id else f"model {model!r} on suite {suite!r}"
+    state = "several runs match" if chosen else "no run matches"
+    raise CheckError(f"the baseline holds {len(runs)} runs and {state} {what}: {listing}. "
+                     "Pick one with --baseline-run")
+
+
+def _parse_amount(text: str, item: str) -> float:
+    text = text.strip()
+    percent = text.endswith("%")
+    try:
+        value = float(text[:-1] if percent else text)
+    except ValueError:
+        raise CheckError(f"--max-drop {item!r}: {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise CheckError(f"--max-drop {item!r}: the tolerance must be a finite number ≥ 0")
+    return value / 100.0 if percent else value
+
+
+def parse_max_drop(items: Sequence[str]) -> dict[tuple[str | None, str], float]:
+    """Parse ``metric=value`` / ``dataset:metric=value`` / ``*=value`` overrides.
+
+    Values are absolute, in stored units; a ``%`` suffix means percentage points
+    (``delta1=0.5%`` is 0.005). Keys are ``(dataset or None, metric or "*")``.
+    """
+    overrides: dict[tuple[str | None, str], float] = {}
+    for item in items:
+        key, sep, amount = item.partition("=")
+        if not sep or not key.strip():
+            raise CheckError(f"--max-drop {item!r}: expected metric=value or dataset:metric=value")
+        dataset, _, metric = key.strip().rpartition(":")
+        metric = metric.strip()
+        if metric != "*" and metric not in METRICS and metric != NUM_ERRORS:
+            raise UnknownNameError("metric", metric, [*METRICS, NUM_ERRORS])
+        overrides[(dataset.strip() or None, metric)] = _parse_amount(amount, item)
+    return overrides
+
+
+def default_tolerances() -> dict:
+    """The ``[metrics]`` and ``[reference]`` tables of ``baselines/check_tolerances.toml``."""
+    path = resource_dir("baselines") / TOLERANCES_FILE
+    if not path.exists():
+        raise CheckError(f"the default tolerances file is missing: {path}")
+    return load_toml(path)
+
+
+def tolerance_for(dataset: str, metric: str, reference: bool,
+                  overrides: Mapping[tuple[str | None, str], float], defaults: Mapping) -> float:
+    """The allowed drop: ``dataset:metric`` > ``metric`` > ``*`` override > reference > default."""
+    for key in ((dataset, metric), (None, metric), (None, "*")):
+        if key in overrides:
+            return overrides[key]
+    if reference:
+        return float(defaults.get("reference", {}).get("tolerance", 0.0))
+    per_metric = defaults.get("metrics", {})
+    if metric not in per_metric:
+        raise CheckError(f"no default tolerance for metric {metric!r} in {TOLERANCES_FILE}; "
+                         f"pass --max-drop {metric}=VALUE")
+    return float(per_metric[metric])
+
+
+# --- comparison ---------------------------------------------------------------------------
+
+def _protocol_problems(baseline: Mapping, run: Mapping) -> list[str]:
+    base, ours = baseline.get("protocol") or {}, run.get("protocol") or {}
+    problems = []
+    for key in sorted(set(base) | set(ours)):
+        if base.get(key) != ours.get(key):
+            problems.append(f"protocol option {key!r} differs: baseline {base.get(key)!r}, run {ours.get(key)!r}")
+    return problems
+
+
+def _dataset_problems(dataset: str, baseline: Mapping, run: Mapping) -> list[str]:
+    facts = (run.get("datasets") or {}).get(dataset) or {}
+    if dataset not in run["results"]:
+        why = facts.get("reason") or facts.get("status") or "not in the run"
+        return [f"dataset {dataset!r} of the baseline is missing from the run ({why})"]
+    problems = []
+    base_facts = (baseline.get("datasets") or {}).get(dataset) or {}
+    base_hash, run_hash = base_facts.get("protocol_hash"), facts.get("protocol_hash")
+    if base_hash and run_hash and base_hash != run_hash:
+        problems.append(f"dataset {dataset!r}: different samples or protocol (hash {base_hash} in the "
+                        f"baseline, {run_hash} in the run)")
+    base_n, run_n = baseline["results"][dataset].get("num_samples"), run["results"][dataset].get("num_samples")
+    if base_n is not None and base_n != run_n:
+        problems.append(f"dataset {dataset!r}: {run_n} samples in the run, {base_n} in the baseline")
+    return problems
+
+
+def _verdict(metric: str, base: float | None, ours: float | None, tolerance: float) -> tuple[float | None, str]:
+    if base is None:
+        return None, NOT_APPLICABLE
+    if ours is None:
+        return None, REGRESSED  # a score that existed became undefined
+    delta = ours - base
+    higher_is_better = METRICS[metric].higher_is_better if metric in METRICS else False
+    drop = -delta if higher_is_better else delta
+    if drop > tolerance + ROUND_OFF + 1e-9 * abs(base):
+        return delta, REGRESSED
+    if -drop > tolerance + ROUND_OFF + 1e-9 * abs(base):
+        return delta, IMPROVED
+    return delta, OK
+
+
+def compare_aggregates(run: Mapping, baseline: Mapping,
+                       max_drop: Mapping[tuple[str | None, str], float] | None = None) -> CheckResult:
+    """Compare a run aggregate with a baseline aggregate (both as :func:`aggregate_run` makes them)."""
+    result = CheckResult(str(run.get("run_id")), str(baseline.get("run_id")))
+    overrides = dict(max_drop or {})
+    defaults = default_tolerances()
+    status = run.get("status")
+    if status not in (None, "complete"):
+        result.problems.append(f"run {run.get('run_id')} is {status!r}, not complete")
+    result.problems += _protocol_problems(baseline, run)
+    reference = bool(baseline.get("reference")) or bool(run.get("reference"))
+    for dataset, base_scores in baseline["results"].items():
+        problems = _dataset_problems(dataset, baseline, run)
+        result.problems += problems
+        if dataset not in run["results"]:
+            continue
+        ours = run["results"][dataset]
+        for metric, base_value in base_scores.items():
+            if metric == "num_samples":
+                continue
+            tolerance = tolerance_for(dataset, metric, reference, overrides, defaults)
+            value = ours.get(metric)
+            delta, verdict = _verdict(metric, base_value, value, tolerance)
+            result.comparisons.append(Comparison(dataset, metric, base_value, value, delta, tolerance, verdict))
+    return result
+
+
+def check_run(
+    run: RunStore | str | os.PathLike,
+    against: str | os.PathLike | Mapping,
+    *,
+    max_drop: Sequence[str] | Mapping[tuple[str | None, str], float] = (),
+    baseline_run: str | None = None,
+) -> CheckResult:
+    """Check ``run`` against a baseline report (a path or the loaded document).
+
+    ``max_drop``: ``["delta1=0.01", "booster:abs_rel=0.02", "*=0"]`` or parsed overrides.
+    The run is aggregated with the baseline's aggregation so that the two are comparable.
+    """
+    document = against if isinstance(against, Mapping) else load_baseline(against)
+    overrides = max_drop if isinstance(max_drop, Mapping) else parse_max_drop(max_drop)
+    store = open_store(run)
+    model = str((store.manifest.get("model") or {}).get("name"))
+    baseline = pick_baseline_run(document, model, str(store.manifest.get("suite")), baseline_run)
+    aggregation = (baseline.get("protocol") or {}).get("aggregation")
+    return compare_aggregates(aggregate_run(store, aggregation), baseline, overrides)
+
+
+# --- printing -----------------------------------------------------------------------------
+
+def _shown(metric: str, value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    percent = metric in METRICS and METRICS[metric].percent
+    if metric == NUM_ERRORS:
+        text = f"{value:+g}" if signed else f"{value:g}"
+    elif percent:
+        text = f"{100.0 * value:+.3f}" if signed else f"{100.0 * value:.3f}"
+    else:
+        text = f"{value:+.5g}" if signed else f"{value:.5g}"
+    return text
+
+
+def format_check(result: CheckResult) -> str:
+    """The table of every comparison, then the problems, then a one-line verdict."""
+    rows = [{"dataset": c.dataset, "metric": c.metric + (" (%)" if c.metric in METRICS and METRICS[c.metric].percent else ""),
+             "baseline": _shown(c.metric, c.baseline), "run": _shown(c.metric, c.run),
+             "delta": _shown(c.metric, c.delta, signed=True), "tolerance": _shown(c.metric, c.tolerance),
+             "verdict": c.verdict} for c in result.comparisons]
+    lines = [f"run {result.run_id} against baseline run {result.baseline_run_id} "
+             "(δ in %, deltas = run − baseline; tolerance = largest accepted drop)"]
+    if rows:
+        lines.append(format_table(rows, ["dataset", "metric", "baseline", "run", "delta", "tolerance", "verdict"]))
+    if result.problems:
+        lines.append("cannot compare:")
+        lines += [f"  - {problem}" for problem in result.problems]
+        lines.append("UNUSABLE: the run and the baseline are not comparable (exit code 2)")
+    elif result.regressions:
+        lines.append(f"FAIL: {len(result.regressions)} of {len(result.comparisons)} comparisons regressed")
+    else:
+        improved = sum(c.verdict == IMPROVED for c in result.comparisons)
+        extra = f" ({improved} improved beyond tolerance: consider updating the baseline)" if improved else ""
+        lines.append(f"PASS: {len(result.comparisons)} comparisons within tolerance{extra}")
+    return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""A report: the chosen runs, their aggregates and the tables of each suite (format-free)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from dpbench.report.aggregate import aggregate_rows, open_store
+from dpbench.report.rank import DEFAULT_TIE_RULE, TIE_RULES
+from dpbench.report.tables import SuiteSection, build_suite_section, group_by_suite
+from dpbench.store import RunStore
+
+REPORT_FORMAT = "dpbench-report/1"
+
+
+@dataclass
+class Report:
+    """Everything every output format draws from."""
+
+    generated: str
+    stores: dict[str, RunStore]  # run_id -> store (the qualitative grid reads predictions)
+    rows: dict[str, pd.DataFrame]  # run_id -> per-sample rows (the plots use them)
+    aggregates: list[dict]
+    sections: list[SuiteSection]
+    paper: bool = False
+    ties: str = DEFAULT_TIE_RULE
+    notes: list[str] = field(default_factory=list)
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC, seconds precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def build_report(
+    runs: Sequence[RunStore | str | os.PathLike],
+    *,
+    paper: bool = False,
+    aggregation: str | None = None,
+    ties: str = DEFAULT_TIE_RULE,
+) -> Report:
+    """Aggregate ``runs`` (``aggregation`` overrides each run's own) and lay out their tables.
+
+    ``paper`` adds the paper's published numbers to the suites that evaluate the paper's datasets.
+    """
+    if ties not in TIE_RULES:
+        raise ValueError(f"unknown tie rule {ties!r}; expected one of {TIE_RULES}")
+    stores: dict[str, RunStore] = {}
+    rows: dict[str, pd.DataFrame] = {}
+    aggregates = []
+    for store in map(open_store, runs):
+        frame = store.rows()
+        agg = aggregate_rows(frame, store.manifest, aggregation)
+        if agg["run_id"] in stores:  # two folders holding the same run id: keep them apart
+            agg["run_id"] = f"{agg['run_id']}@{store.path}"
+        stores[agg["run_id"]], rows[agg["run_id"]] = store, frame
+        aggregates.append(agg)
+    sections = [build_suite_section(group, paper=paper, ties=ties)
+                for group in group_by_suite(aggregates).values()]
+    return Report(utc_now(), stores, rows, aggregates, sections, paper=paper, ties=ties)
+
+
+def report_json(report: Report) -> dict:
+    """The ``dpbench-report/1`` document: the aggregates, each with its average δ1 rank."""
+    ranks = {run_id: rank for section in report.sections for run_id, rank in section.ranks.items()}
+    runs = [{**agg, "avg_rank_delta1": ranks.get(agg["run_id"])} for agg in report.aggregates]
+    return {"format": REPORT_FORMAT, "generated": report.generated, "tie_rule": report.ties,
+            "runs": runs}

@@ -1,0 +1,48 @@
+"""All the figures of a report, and writing them as PNG files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dpbench.report.document import Report
+from dpbench.report.plots import Plot, bar_plots, boundary_threshold_plots, focal_cdf_plot
+from dpbench.report.qualitative import qualitative_plot
+
+
+def report_plots(
+    report: Report, *, qualitative: int = 4, data_root: str | os.PathLike | None = None,
+) -> tuple[list[Plot], list[str]]:
+    """Every figure of the report, suite by suite, and notes on figures that could not be drawn.
+
+    ``qualitative`` is the number of samples in each run's qualitative grid (0: no grid);
+    ``data_root`` re-locates the datasets of runs made on another machine.
+    """
+    plots: list[Plot] = []
+    notes: list[str] = []
+    for section in report.sections:
+        plots += bar_plots(section)
+        focal = focal_cdf_plot(section, report.rows)
+        if focal is not None:
+            plots.append(focal)
+        plots += boundary_threshold_plots(section, report.rows)
+        if qualitative > 0:
+            for agg in section.aggregates:
+                plot, why = qualitative_plot(report.stores[agg["run_id"]], section.labels[agg["run_id"]],
+                                             section.suite, count=qualitative, data_root=data_root)
+                notes += why
+                if plot is not None:
+                    plots.append(plot)
+    return plots, notes
+
+
+def write_plots(plots: list[Plot], folder: str | os.PathLike) -> dict[str, Path]:
+    """Write each plot as ``<folder>/<name>.png``; returns name -> path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for plot in plots:
+        path = folder / f"{plot.name}.png"
+        path.write_bytes(plot.png)
+        paths[plot.name] = path
+    return paths

@@ -1,0 +1,138 @@
+"""The Depth Pro paper's published numbers (``baselines/paper/*.csv``) as dpbench results.
+
+The CSVs keep the paper's values as printed (δ in percent); here they are converted to dpbench's
+stored units (δ as fractions) and keyed by dpbench dataset and metric names, so that a paper row
+and a run's aggregate can sit in the same table. ``baselines/paper/paper.toml`` maps the paper's
+dataset keys and method ids to dpbench's names and says which suites are comparable.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dpbench.errors import DpbenchError
+from dpbench.resources import load_toml, resource_dir
+
+# (file, column suffix) -> (dpbench metric, divisor from the printed value to dpbench's units).
+# "{key}" stands for the paper's dataset key; table4 files hold one dataset each.
+_WIDE_TABLES = {
+    "table1_metric_delta1.csv": {"_delta1_pct": ("delta1", 100.0)},
+    "table2_boundary.csv": {"_f1": ("boundary_f1", 1.0), "_recall": ("boundary_recall", 1.0)},
+    "table3_focal.csv": {
+        "_delta25_pct": ("focal_delta_25", 100.0),
+        "_delta50_pct": ("focal_delta_50", 100.0),
+    },
+}
+_PER_DATASET_PREFIX = "table4_"
+_PER_DATASET_COLUMNS = {
+    "abs_rel": ("abs_rel", 1.0),
+    "log10": ("log10", 1.0),
+    "delta2_pct": ("delta2", 100.0),
+    "delta3_pct": ("delta3", 100.0),
+    "si_log": ("silog", 1.0),
+}
+
+
+@dataclass
+class PaperMethod:
+    """One method's published numbers: ``results[dataset][metric]`` in dpbench's units."""
+
+    method_id: str
+    method: str
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+    printed_avg_rank: float | None = None
+    not_strictly_zero_shot: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def paper_dir() -> Path:
+    """The folder of the paper's CSVs (``baselines/paper``)."""
+    return resource_dir("baselines") / "paper"
+
+
+@functools.lru_cache(maxsize=4)
+def _mapping(folder: Path) -> dict:
+    path = folder / "paper.toml"
+    if not path.exists():
+        raise DpbenchError(f"the paper's reference numbers are incomplete: {path} is missing")
+    return load_toml(path)
+
+
+def _parse_float(text: str, path: Path, column: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise DpbenchError(f"{path}: column {column!r} holds {text!r}, not a number") from None
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        raise DpbenchError(f"the paper's reference numbers are incomplete: {path} is missing")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(folder: Path) -> dict[str, PaperMethod]:
+    datasets: dict[str, str] = _mapping(folder)["datasets"]
+    methods: dict[str, PaperMethod] = {}
+
+    def method_of(row: dict[str, str]) -> PaperMethod:
+        return methods.setdefault(row["method_id"], PaperMethod(row["method_id"], row["method"]))
+
+    def put(entry: PaperMethod, key: str, metric: str, value: float | None) -> None:
+        if value is not None:
+            entry.results.setdefault(datasets.get(key, key), {})[metric] = value
+
+    for file_name, suffixes in _WIDE_TABLES.items():
+        path = folder / file_name
+        for row in _read_csv(path):
+            entry = method_of(row)
+            for column, text in row.items():
+                for suffix, (metric, divisor) in suffixes.items():
+                    if column.endswith(suffix):
+                        value = _parse_float(text, path, column)
+                        key = column[: -len(suffix)]
+                        put(entry, key, metric, None if value is None else value / divisor)
+            note = (row.get("note") or "").strip()
+            if note and note not in entry.notes:
+                entry.notes.append(note)
+            if "avg_rank" in row:
+                entry.printed_avg_rank = _parse_float(row["avg_rank"], path, "avg_rank")
+            if row.get("gray_not_strictly_zero_shot", "").strip().lower() == "true":
+                entry.not_strictly_zero_shot = True
+
+    for path in sorted(folder.glob(f"{_PER_DATASET_PREFIX}*.csv")):
+        key = path.stem[len(_PER_DATASET_PREFIX):]
+        for row in _read_csv(path):
+            entry = method_of(row)
+            for column, (metric, divisor) in _PER_DATASET_COLUMNS.items():
+                value = _parse_float(row.get(column, ""), path, column)
+                put(entry, key, metric, None if value is None else value / divisor)
+    return methods
+
+
+def paper_results() -> dict[str, PaperMethod]:
+    """Every method of the paper's Tables 1–4, keyed by ``method_id``, in the paper's row order."""
+    return _load(paper_dir())
+
+
+def paper_comparable(suite: str | None) -> bool:
+    """Whether runs of ``suite`` evaluate the paper's datasets (so the paper's numbers apply)."""
+    return suite in _mapping(paper_dir()).get("comparable_suites", [])
+
+
+def paper_method_for_model(model_name: str) -> str | None:
+    """The paper's ``method_id`` a dpbench model stands for (``depthpro`` -> ``depth_pro``), if any."""
+    name = model_name.lower()
+    for pattern, method_id in _mapping(paper_dir()).get("models", {}).items():
+        if fnmatch.fnmatchcase(name, pattern.lower()):
+            return method_id
+    return None

@@ -1,0 +1,200 @@
+"""The report's figures (PNG bytes), drawn with matplotlib's Agg canvas (no pyplot, no display).
+
+- per-dataset bars per model for the headline metric of each task (δ1, boundary F1/recall,
+  focal δ25);
+- the focal error CDF (paper Fig. 10 style): % of images whose relative focal error is below x;
+- boundary precision / recall / F1 against the contour threshold (from the per-threshold row
+  columns ``boundary_{precision,recall,f1}_t{i}``; thresholds from the run's protocol).
+The qualitative grid is in :mod:`dpbench.report.qualitative`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dpbench.metrics import METRICS
+from dpbench.report.tables import SuiteSection
+
+BAR_METRICS = ("delta1", "boundary_f1", "boundary_recall", "focal_delta_25")
+DPI = 100
+_KIND_TITLES = {"precision": "precision", "recall": "recall", "f1": "F1"}
+
+
+@dataclass
+class Plot:
+    """One figure of the report."""
+
+    suite: str
+    name: str  # file stem, unique within a report
+    title: str
+    png: bytes
+
+
+def new_figure(width: float, height: float):
+    """A matplotlib Figure on an Agg canvas (independent of pyplot's global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def figure_png(figure) -> bytes:
+    """Render a figure to PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def _ok_rows(rows: pd.DataFrame, task: str, dataset: str | None = None) -> pd.DataFrame:
+    keep = (rows["task"] == task) & (rows["status"] == "ok")
+    if dataset is not None:
+        keep &= rows["dataset"] == dataset
+    return rows[keep]
+
+
+def bar_plots(section: SuiteSection) -> list[Plot]:
+    """Grouped bars: one group per dataset, one bar per run (references hatched)."""
+    plots = []
+    for metric in BAR_METRICS:
+        datasets = [d for d in dict.fromkeys(d for agg in section.aggregates for d in agg["results"])
+                    if any(agg["results"].get(d, {}).get(metric) is not None for agg in section.aggregates)]
+        if not datasets:
+            continue
+        info = METRICS[metric]
+        scale = 100.0 if info.percent else 1.0
+        runs = section.aggregates
+        figure = new_figure(max(4.5, 1.0 + 0.9 * len(datasets) * max(1, len(runs)) ** 0.5), 3.4)
+        axes = figure.add_subplot()
+        width = 0.8 / len(runs)
+        x = np.arange(len(datasets))
+        for i, agg in enumerate(runs):
+            values = [agg["results"].get(d, {}).get(metric) for d in datasets]
+            heights = [np.nan if v is None else v * scale for v in values]
+            axes.bar(x - 0.4 + width * (i + 0.5), heights, width, label=section.labels[agg["run_id"]],
+                     hatch="//" if agg["reference"] else None, edgecolor="black", linewidth=0.4)
+        axes.set_xticks(x, datasets, rotation=30 if len(datasets) > 4 else 0, ha="right" if len(datasets) > 4 else "center")
+        arrow = "higher is better" if info.higher_is_better else "lower is better"
+        axes.set_ylabel(f"{info.label}{' (%)' if info.percent else ''}")
+        title = f"{info.label} per dataset ({arrow}), suite {section.suite}"
+        axes.set_title(title, fontsize=10)
+        axes.legend(fontsize=7, loc="best")
+        axes.grid(axis="y", alpha=0.3)
+        plots.append(Plot(section.suite, f"{_slug(section.suite)}_bars_{metric}", title, figure_png(figure)))
+    return plots
+
+
+def focal_errors(rows: pd.DataFrame, dataset: str) -> np.ndarray:
+    """Relative focal errors |f̂ − f| / f of a dataset's scored images (NaNs dropped)."""
+    ok = _ok_rows(rows, "focal", dataset)
+    if "focal_rel_err" in ok:
+        errors = pd.to_numeric(ok["focal_rel_err"], errors="coerce").to_numpy(dtype=float)
+    elif {"focal_pred", "focal_gt"} <= set(ok.columns):
+        pred = ok["focal_pred"].to_numpy(dtype=float)
+        gt = ok["focal_gt"].to_numpy(dtype=float)
+        errors = np.abs(pred - gt) / gt
+    else:
+        return np.empty(0)
+    return errors[np.isfinite(errors)]
+
+
+def focal_cdf_plot(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) -> Plot | None:
+    """Per focal dataset, the share of images whose relative focal error is below x (x in [0, 1])."""
+    datasets = [d for d in dict.fromkeys(d for agg in section.aggregates for d in agg["results"])
+                if any("focal_delta_25" in agg["results"].get(d, {}) for agg in section.aggregates)]
+    if not datasets:
+        return None
+    columns = min(3, len(datasets))
+    lines = -(-len(datasets) // columns)
+    figure = new_figure(max(5.0, 3.6 * columns), 3.2 * lines)
+    for index, dataset in enumerate(datasets):
+        axes = figure.add_subplot(lines, columns, index + 1)
+        for agg in section.aggregates:
+            errors = np.sort(focal_errors(rows_by_run[agg["run_id"]], dataset))
+            if errors.size == 0:
+                continue
+            share = 100.0 * np.arange(1, errors.size + 1) / errors.size
+            xs = np.concatenate([[0.0], errors, [max(1.0, errors[-1])]])
+            ys = np.concatenate([[0.0], share, [100.0]])
+            axes.step(xs, ys, where="post", label=section.labels[agg["run_id"]],
+                      linestyle="--" if agg["reference"] else "-")
+        for mark in (0.25, 0.5):
+            axes.axvline(mark, color="grey", linewidth=0.6, linestyle=":")
+        axes.set_xlim(0.0, 1.0)
+        axes.set_ylim(0.0, 100.0)
+        axes.set_title(dataset, fontsize=10)
+        axes.set_xlabel("relative focal error |f̂ − f| / f")
+        axes.set_ylabel("% of images below")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7, loc="lower right")
+    title = f"Focal length: error CDF per dataset, suite {section.suite}"
+    figure.suptitle(title, fontsize=11)
+    return Plot(section.suite, f"{_slug(section.suite)}_focal_cdf", title, figure_png(figure))
+
+
+def _threshold_means(rows: pd.DataFrame, task: str, dataset: str, kind: str) -> np.ndarray:
+    """Mean over a dataset's scored images of ``boundary_<kind>_t{i}``, i = 0, 1, …"""
+    ok = _ok_rows(rows, task, dataset)
+    pattern = re.compile(rf"^boundary_{kind}_t(\d+)$")
+    indexed = sorted((int(m.group(1)), c) for c in ok.columns if (m := pattern.match(c)))
+    if not indexed or ok.empty:
+        return np.empty(0)
+    values = ok[[c for _, c in indexed]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, values, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _thresholds(agg: dict, count: int) -> np.ndarray:
+    given = agg["protocol"].get("boundary_thresholds")
+    if isinstance(given, (list, tuple)) and len(given) == count:
+        return np.asarray(given, dtype=float)
+    return np.arange(count, dtype=float)
+
+
+def boundary_threshold_plots(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) -> list[Plot]:
+    """Precision/recall/F1 against the threshold (depth GT) and recall against it (mask GT)."""
+    plots = []
+    for task, metric, kinds in (("boundary_depth", "boundary_f1", ("precision", "recall", "f1")),
+                                ("boundary_mask", "boundary_recall", ("recall",))):
+        datasets = [d for d in dict.fromkeys(d for agg in section.aggregates for d in agg["results"])
+                    if any(metric in agg["results"].get(d, {}) for agg in section.aggregates)]
+        curves = {(agg["run_id"], d, k): _threshold_means(rows_by_run[agg["run_id"]], task, d, k)
+                  for agg in section.aggregates for d in datasets for k in kinds}
+        if not any(c.size for c in curves.values()):
+            continue
+        per_line = len(kinds) if len(kinds) > 1 else min(3, len(datasets))
+        lines = len(datasets) if len(kinds) > 1 else -(-len(datasets) // per_line)
+        figure = new_figure(max(5.0, 3.4 * per_line), 2.8 * lines + 0.3)
+        panel = 0
+        for dataset in datasets:
+            for kind in kinds:
+                panel += 1
+                axes = figure.add_subplot(lines, per_line, panel)
+                for agg in section.aggregates:
+                    curve = curves[(agg["run_id"], dataset, kind)]
+                    if curve.size:
+                        axes.plot(_thresholds(agg, curve.size), curve, marker="o", markersize=3,
+                                  label=section.labels[agg["run_id"]],
+                                  linestyle="--" if agg["reference"] else "-")
+                axes.set_ylim(-0.02, 1.02)
+                axes.set_title(f"{dataset}: {_KIND_TITLES[kind]}", fontsize=9)
+                axes.set_xlabel("threshold t (depth ratio)")
+                axes.grid(alpha=0.3)
+                axes.legend(fontsize=6, loc="best")
+        what = "precision / recall / F1" if len(kinds) > 1 else "recall"
+        title = f"Boundaries: {what} against the threshold ({'depth' if len(kinds) > 1 else 'mask'} GT), suite {section.suite}"
+        figure.suptitle(title, fontsize=10)
+        plots.append(Plot(section.suite, f"{_slug(section.suite)}_{task}_thresholds", title, figure_png(figure)))
+    return plots
