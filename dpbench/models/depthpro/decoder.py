@@ -1,0 +1,78 @@
+"""Depth Pro's decoder: DPT-style fusion of the five encoder levels into one 256-channel map.
+
+State-dict prefix ``decoder.``: ``convs.i`` (level i → decoder width; ``convs.0`` is an identity
+because level 0 already has that width) and ``fusions.i`` (two pre-activation residual units
+``resnet1``/``resnet2``, a ×2 transposed conv ``deconv`` for i > 0, and a 1×1 ``out_conv``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ResidualUnit(nn.Module):
+    """x + conv3×3(relu(conv3×3(relu(x)))), both convs with bias (``residual.1``, ``residual.3``)."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.ReLU(inplace=False),  # x itself is still needed for the skip connection
+            nn.Conv2d(features, features, kernel_size=3, stride=1, padding=1, bias=True),
+            nn.ReLU(inplace=True),  # acts on a fresh conv output: in place saves one map
+            nn.Conv2d(features, features, kernel_size=3, stride=1, padding=1, bias=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        delta = self.residual(x)
+        return x + delta
+
+
+class FusionBlock(nn.Module):
+    """fuse(x, skip) = out_conv(deconv(resnet2(x + resnet1(skip)))); no skip → no resnet1 term."""
+
+    def __init__(self, features: int, deconv: bool):
+        super().__init__()
+        self.resnet1 = ResidualUnit(features)
+        self.resnet2 = ResidualUnit(features)
+        self.use_deconv = deconv
+        if deconv:
+            self.deconv = nn.ConvTranspose2d(features, features, kernel_size=2, stride=2, padding=0, bias=False)
+        self.out_conv = nn.Conv2d(features, features, kernel_size=1, stride=1, padding=0, bias=True)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        if skip is not None:
+            x = torch.add(x, self.resnet1(skip))
+        x = self.resnet2(x)
+        if self.use_deconv:
+            x = self.deconv(x)
+        return self.out_conv(x)
+
+
+class MultiresDecoder(nn.Module):
+    """Fuses levels coarse to fine; returns (fused finest map, the projected coarsest map)."""
+
+    def __init__(self, level_dims: list[int], features: int):
+        super().__init__()
+        self.level_dims = list(level_dims)
+        self.features = features
+        convs: list[nn.Module] = [
+            nn.Identity()
+            if level_dims[0] == features
+            else nn.Conv2d(level_dims[0], features, kernel_size=1, bias=False)
+        ]
+        convs += [
+            nn.Conv2d(dim, features, kernel_size=3, stride=1, padding=1, bias=False) for dim in level_dims[1:]
+        ]
+        self.convs = nn.ModuleList(convs)
+        self.fusions = nn.ModuleList(FusionBlock(features, deconv=i != 0) for i in range(len(level_dims)))
+
+    def forward(self, levels: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        if len(levels) != len(self.level_dims):
+            raise ValueError(f"decoder expects {len(self.level_dims)} encoder levels, got {len(levels)}")
+        x = self.convs[-1](levels[-1])
+        lowres = x
+        x = self.fusions[-1](x)
+        for i in range(len(levels) - 2, -1, -1):
+            x = self.fusions[i](x, self.convs[i](levels[i]))
+        return x, lowres

@@ -1,0 +1,188 @@
+"""The ``depthpro`` model as the runner sees it: a :class:`DepthModel` around the native network."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from dpbench.errors import CheckpointError
+from dpbench.models.base import DepthModel, image_of
+from dpbench.models.depthpro.config import DEFAULT, DepthProConfig, get_config
+from dpbench.models.depthpro.inference import infer
+from dpbench.models.depthpro.network import DepthPro, build_network
+from dpbench.models.depthpro.weights import (
+    check_state_dict,
+    read_state_dict,
+    resolve_checkpoint,
+    sha256_file,
+)
+from dpbench.models.device import resolve_device, resolve_dtype, synchronize
+from dpbench.types import Prediction, Sample
+
+
+def load_network(
+    config: DepthProConfig | str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    pretrained: bool = True,
+    download: bool = True,
+) -> tuple[DepthPro, dict]:
+    """Build the network on the CPU and load its weights; returns it and a provenance dict.
+
+    The module is created on the ``meta`` device and the checked tensors are assigned to it (cast
+    to float32), so loading never holds a second copy of the weights. ``pretrained=False`` gives a
+    randomly initialised network (benchmarks, tests). A configuration other than the released one
+    needs an explicit ``checkpoint``.
+    """
+    config = get_config(config)
+    if not pretrained:
+        network = build_network(config, "cpu")
+        return network.eval().requires_grad_(False), {"checkpoint": None, "sha256": None, "layout": None}
+    if checkpoint is None and config != DEFAULT:
+        raise CheckpointError("a Depth Pro configuration other than the released one needs an explicit checkpoint")
+    path = resolve_checkpoint(checkpoint, download=download)
+    state, layout = read_state_dict(path)
+    network = build_network(config, "meta")
+    check_state_dict(state, network.state_dict(), source=str(path))
+    state = {k: v.to(torch.float32) for k, v in state.items()}
+    network.load_state_dict(state, strict=True, assign=True)
+    digest = sha256_file(path) if path.is_file() else None
+    return network.eval().requires_grad_(False), {"checkpoint": str(path), "sha256": digest, "layout": layout}
+
+
+class DepthProModel(DepthModel):
+    """Native Depth Pro: metric depth at the input resolution plus the estimated focal length.
+
+    ``predict(x, focal_px=f)`` uses a known focal ``f`` for the metric scale (the estimate is
+    still reported in ``meta['focal_px_estimated']``). ``Prediction.focal_px`` is the focal used.
+    """
+
+    output_kind = "metric_depth"
+
+    def __init__(
+        self,
+        network: DepthPro,
+        provenance: dict,
+        *,
+        device: str = "auto",
+        precision: str = "fp32",
+        batch_size: int = 4,
+        channels_last: bool | None = None,
+        compile: bool = False,
+        config_name: str = "default",
+    ):
+        self.name = "depthpro"
+        self.device = resolve_device(device)
+        self.precision = precision
+        self.dtype = resolve_dtype(precision)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        # channels-last helps the convolutional decoder on GPUs; on CPUs it is not faster.
+        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        self.network = network.to(self.device)
+        if self.channels_last:
+            self.network = self.network.to(memory_format=torch.channels_last)
+        self.compiled = bool(compile)
+        self._forward = torch.compile(self.network) if compile else self.network
+        self.provenance = provenance
+        self.config_name = config_name
+
+    @property
+    def native_hw(self) -> tuple[int, int]:
+        size = self.network.image_size
+        return size, size
+
+    def predict(self, sample_or_image: Sample | np.ndarray, focal_px: float | None = None) -> Prediction:
+        return self.predict_batch([sample_or_image], [focal_px])[0]
+
+    def predict_batch(
+        self, samples: Sequence[Sample | np.ndarray], focal_px: Sequence[float | None] | None = None
+    ) -> list[Prediction]:
+        """Predict many inputs; images of the same size run together, ``batch_size`` at a time."""
+        images = [image_of(s) for s in samples]
+        focals = list(focal_px) if focal_px is not None else [None] * len(images)
+        if len(focals) != len(images):
+            raise ValueError(f"got {len(images)} inputs but {len(focals)} focal lengths")
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            by_size.setdefault(image.shape[:2], []).append(index)
+        results: list[Prediction | None] = [None] * len(images)
+        for indices in by_size.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                predictions = self._run([images[i] for i in chunk], [focals[i] for i in chunk])
+                for index, prediction in zip(chunk, predictions, strict=True):
+                    results[index] = prediction
+        return results  # type: ignore[return-value]
+
+    def _run(self, images: list[np.ndarray], focals: list[float | None]) -> list[Prediction]:
+        synchronize(self.device)
+        start = time.perf_counter()
+        output = infer(self._forward, images, focals, dtype=self.dtype, channels_last=self.channels_last)
+        depth = output.depth.cpu().numpy()
+        synchronize(self.device)
+        seconds = (time.perf_counter() - start) / len(images)
+        predictions = []
+        for i in range(len(images)):
+            meta = {
+                "seconds": seconds,
+                "focal_source": output.focal_source[i],
+                "focal_px_estimated": output.focal_px_estimated[i],
+                "fov_deg_estimated": None if output.fov_deg is None else float(output.fov_deg[i]),
+                "native_hw": list(self.native_hw),
+                "batch_size": len(images),
+                "precision": self.precision,
+            }
+            # A focal that is not a positive finite number (possible only with broken or random
+            # weights) is not a focal length: the raw value stays in meta for diagnosis.
+            used = output.focal_px[i]
+            usable = used is not None and np.isfinite(used) and used > 0
+            predictions.append(Prediction(depth=depth[i], focal_px=used if usable else None, meta=meta))
+        return predictions
+
+    def describe(self) -> dict:
+        info = super().describe()
+        info.update(
+            checkpoint=self.provenance.get("checkpoint"),
+            checkpoint_sha256=self.provenance.get("sha256"),
+            checkpoint_layout=self.provenance.get("layout"),
+            config=self.config_name,
+            device=str(self.device),
+            precision=self.precision,
+            batch_size=self.batch_size,
+            channels_last=self.channels_last,
+            compiled=self.compiled,
+            native_hw=list(self.native_hw),
+            torch=torch.__version__,
+        )
+        return info
+
+
+def create_depthpro(
+    checkpoint: str | os.PathLike | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    *,
+    config: DepthProConfig | str | None = "default",
+    compile: bool = False,
+    channels_last: bool | None = None,
+    batch_size: int = 4,
+    pretrained: bool = True,
+    download: bool = True,
+) -> DepthProModel:
+    """Load Depth Pro (weights looked up as in :mod:`dpbench.models.depthpro.weights`)."""
+    resolved = get_config(config)
+    name = config if isinstance(config, str) else ("default" if resolved == DEFAULT else "custom")
+    network, provenance = load_network(resolved, checkpoint, pretrained=pretrained, download=download)
+    return DepthProModel(
+        network, provenance, device=device, precision=precision, batch_size=batch_size,
+        channels_last=channels_last, compile=compile, config_name=name,
+    )
+
+
+__all__ = ["DepthProModel", "create_depthpro", "load_network"]
