@@ -13,8 +13,19 @@ from dpbench.errors import DatasetError
 Image.MAX_IMAGE_PIXELS = None  # dataset images (ETH3D, Booster) exceed Pillow's bomb guard
 
 
-def open_oriented(path: str | os.PathLike) -> Image.Image:
-    """Open an image with Pillow and apply its EXIF orientation (all eight values)."""
+#: EXIF Orientation value -> the numpy operation Pillow's ``exif_transpose`` performs.
+_ORIENTATION_OPS = {
+    2: lambda a: a[:, ::-1],  # FLIP_LEFT_RIGHT
+    3: lambda a: a[::-1, ::-1],  # ROTATE_180
+    4: lambda a: a[::-1],  # FLIP_TOP_BOTTOM
+    5: lambda a: a.swapaxes(0, 1),  # TRANSPOSE
+    6: lambda a: np.rot90(a, -1),  # ROTATE_270 (clockwise)
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),  # TRANSVERSE
+    8: lambda a: np.rot90(a, 1),  # ROTATE_90 (counter-clockwise)
+}
+
+
+def _open_loaded(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: image file not found")
@@ -23,7 +34,47 @@ def open_oriented(path: str | os.PathLike) -> Image.Image:
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DatasetError(f"{path}: unreadable image ({exc})") from exc
+    return image
+
+
+def exif_orientation_of(image: Image.Image) -> int:
+    """The EXIF Orientation value (1–8) of an opened Pillow image; 1 when absent or invalid."""
+    try:
+        value = int(image.getexif().get(0x0112, 1))
+    except (TypeError, ValueError, OSError, SyntaxError):
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Transform an array stored in the file's pixel frame exactly as the image's EXIF
+    orientation transforms the image (so depth maps stay aligned with ``read_image``)."""
+    op = _ORIENTATION_OPS.get(int(orientation))
+    return array if op is None else np.ascontiguousarray(op(array))
+
+
+def orientation_swaps_axes(orientation: int) -> bool:
+    """True when the EXIF orientation turns the image by 90° (width and height swap, fx↔fy)."""
+    return int(orientation) in (5, 6, 7, 8)
+
+
+def open_oriented(path: str | os.PathLike) -> Image.Image:
+    """Open an image with Pillow and apply its EXIF orientation (all eight values)."""
+    image = _open_loaded(path)
+    if exif_orientation_of(image) == 1:
+        return image
     return ImageOps.exif_transpose(image)
+
+
+def read_image_oriented(path: str | os.PathLike) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """Read an image as H×W×3 uint8 RGB with EXIF orientation applied, and also return the
+    orientation value and the (H, W) of the pixels as stored in the file."""
+    image = _open_loaded(path)
+    orientation = exif_orientation_of(image)
+    stored_hw = (image.height, image.width)
+    if orientation != 1:
+        image = ImageOps.exif_transpose(image)
+    return to_rgb8(image, path), orientation, stored_hw
 
 
 def to_rgb8(image: Image.Image, path: str | os.PathLike = "<image>") -> np.ndarray:

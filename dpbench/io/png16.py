@@ -1,4 +1,4 @@
-"""Single-channel 16-bit PNGs, the container of most sensor depth maps, and their depth scalings.
+"""Single-channel PNGs: 16-bit sensor depth maps (and their depth scalings) and 8-bit masks.
 
 Each dataset stores depth as uint16 with its own scale: KITTI value / 256 (m), NYUv2 exports
 value / 1000 (mm → m), iBims-1 value · 50 / 65535 (m); 0 means "no depth" in all three.
@@ -65,3 +65,24 @@ def write_scaled_depth_png(path: str | os.PathLike, depth_m: np.ndarray, metres_
     raw = units.astype(np.uint16)
     write_png16(path, raw)
     return raw
+
+
+def read_grey_png(path: str | os.PathLike) -> np.ndarray:
+    """Read a single-channel (8- or 16-bit) PNG such as a validity or class mask, values untouched.
+
+    A 3-channel file whose channels are equal (a grey mask saved as RGB) is accepted too.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: mask PNG not found")
+    buffer = np.fromfile(path, dtype=np.uint8)
+    array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
+    if array is None:
+        raise DatasetError(f"{path}: unreadable PNG (truncated or not an image)")
+    if array.ndim == 3:
+        if array.shape[2] == 4:
+            array = array[..., :3]
+        if not (np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 0], array[..., 2])):
+            raise DatasetError(f"{path}: expected a single-channel mask, found {array.shape[2]} different channels")
+        array = np.ascontiguousarray(array[..., 0])
+    return array
