@@ -73,6 +73,146 @@ def sample_command(out: Path | None, seed: int, scale: float, force: bool) -> No
 
 # --- run / rescore (runner) -------------------------------------------------------------
 
+def _protocol_options(func):
+    """The protocol options shared by ``run`` and ``rescore`` (default: the suite's value)."""
+    options = [
+        click.option("--resize", type=click.Choice(["bilinear_inverse_depth", "bilinear_depth", "none"]),
+                     default=None, help="How predictions of another size reach the GT size [suite: bilinear_inverse_depth]."),
+        click.option("--alignment", default=None, metavar="NAME",
+                     help="Alignment before the depth metrics: auto (per output kind), none, median, "
+                          "lstsq_scale, lstsq_scale_shift, lstsq_scale_shift_disparity [suite: auto]."),
+        click.option("--aggregation", type=click.Choice(["per_image", "pooled"]), default=None,
+                     help="Per-dataset aggregation recorded for reports [suite: per_image]."),
+        click.option("--depth-range", default=None, metavar="dataset|none|MIN:MAX",
+                     help="Valid GT depth range in metres [suite: dataset = Table 18 ranges]."),
+        click.option("--clip-predictions/--no-clip-predictions", default=None,
+                     help="Clip predictions to the depth range before the depth metrics [suite: no]."),
+        click.option("--boundary-valid", type=click.Choice(["mask", "none"]), default=None,
+                     help="Drop boundary pairs touching invalid GT pixels (mask) or not [suite: mask]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _parse_model_options(pairs: tuple[str, ...]) -> dict:
+    import json
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--model-option")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+@cli.command("run")
+@click.option("--model", "-m", "model", default=None, metavar="NAME",
+              help="Registered model (see `dpbench models`). Omitted with --suite sample: the probes, one run each.")
+@click.option("--checkpoint", default=None, metavar="PATH", help="Checkpoint file of the model.")
+@click.option("--suite", "-s", default="sample", show_default=True, metavar="NAME|PATH",
+              help="zeroshot, boundary, focal, sample, all, or a suite.json (or a folder holding one).")
+@click.option("--dataset", "-d", "datasets", multiple=True, metavar="NAME",
+              help="Only these datasets of the suite (repeatable).")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding the datasets (default: $DPBENCH_DATA).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Loader threads reading samples ahead of the model (0: load in the main thread).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N samples of each dataset.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Runs folder.")
+@click.option("--run-id", default=None, help="Name of the run folder (default: time-model-suite).")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Continue an unfinished run with the same setup (or the --run-id given).")
+@click.option("--save-predictions", is_flag=True, help="Cache predictions (float16 HDF5) for `dpbench rescore`.")
+@click.option("--on-error", type=click.Choice(["continue", "stop"]), default="continue", show_default=True,
+              help="On a failed sample: record an error row and go on, or stop the run (status failed).")
+@click.option("--focal-mode", type=click.Choice(["estimated", "gt", "exif"]), default=None,
+              help="Focal length given to the model: none (estimated), dataset intrinsics (gt) or EXIF [suite: estimated].")
+@_protocol_options
+@click.option("--model-option", "-o", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Extra option of the model factory, e.g. -o factor=2 for probe:gt-scale (repeatable).")
+@click.option("--progress/--no-progress", default=True, help="Progress bars.")
+def run_command(model, checkpoint, suite, datasets, data_root, device, precision, batch_size, workers, limit,
+                out, run_id, resume, save_predictions, on_error, focal_mode, resize, alignment, aggregation,
+                depth_range, clip_predictions, boundary_valid, model_options, progress) -> None:
+    """Run a model over a suite and store per-sample results in runs/<run-id>/."""
+    from dpbench.runner import RunConfig, default_models, run, run_summary
+
+    models = [model] if model else default_models(suite)
+    if not models:
+        raise click.UsageError(f"--model is required for suite {suite!r} (only --suite sample has default models)")
+    if run_id and len(models) > 1:
+        raise click.UsageError("--run-id names one run: give --model too")
+    protocol = {"focal_mode": focal_mode, "resize": resize, "alignment": alignment, "aggregation": aggregation,
+                "depth_range": depth_range, "clip_predictions": clip_predictions, "boundary_valid": boundary_valid}
+    sample_root = data_root / "sample" if data_root is not None and suite == "sample" else None
+    statuses = []
+    for name in models:
+        config = RunConfig(model=name, suite=suite, checkpoint=checkpoint, datasets=datasets or None,
+                           data_root=data_root, device=device, precision=precision, batch_size=batch_size,
+                           workers=workers, limit=limit, out=out, run_id=run_id, resume=resume,
+                           save_predictions=save_predictions, on_error=on_error, protocol=protocol,
+                           model_options=_parse_model_options(model_options), progress=progress,
+                           sample_root=sample_root)
+        try:
+            result = run(config, say=click.echo)
+        except KeyboardInterrupt:
+            click.echo("interrupted: the finished samples are kept; run the same command again to resume",
+                       err=True)
+            sys.exit(130)
+        if _rank() != 0:  # under torchrun, rank 0 reports
+            continue
+        click.echo("")
+        click.echo(f"run {result.store.run_id} ({result.status}): {result.store.path}")
+        click.echo(run_summary(result.store))
+        if result.missing:
+            click.echo(f"missing datasets (recorded in the manifest): {', '.join(result.missing)}")
+        statuses.append(result.status)
+    if len(models) > 1 or statuses:
+        click.echo(f"\nranked tables: dpbench report --runs-dir {out}")
+    if any(s != "complete" for s in statuses):
+        sys.exit(1)
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+@cli.command("rescore")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Where RUN is looked up when it is a run id, and where the new run goes.")
+@click.option("--out", "new_id", default=None, metavar="NEW_ID", help="Id of the new run (default: <RUN>-rescored).")
+@_protocol_options
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Look the datasets up here instead of the roots recorded in the run.")
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True)
+@click.option("--progress/--no-progress", default=True)
+def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, depth_range, clip_predictions,
+                    boundary_valid, data_root, workers, progress) -> None:
+    """Score a run's cached predictions again with other protocol options (no model run)."""
+    from dpbench.runner import run_summary
+    from dpbench.runner_rescore import rescore
+
+    protocol = {"resize": resize, "alignment": alignment, "aggregation": aggregation,
+                "depth_range": depth_range, "clip_predictions": clip_predictions, "boundary_valid": boundary_valid}
+    result = rescore(run_ref, new_id=new_id, runs_dir=runs_dir, protocol=protocol, data_root=data_root,
+                     workers=workers, progress=progress, say=click.echo)
+    click.echo(f"\nrun {result.store.run_id} ({result.status}): {result.store.path}")
+    click.echo(run_summary(result.store))
+    if result.status != "complete":
+        sys.exit(1)
+
 
 # --- report / check -----------------------------------------------------------------------
 # Choices are spelled out here so that `dpbench --help` does not import pandas; a test checks
