@@ -100,3 +100,63 @@ def make_middlebury_tree(root: Path, rng: np.random.Generator, scenes=("Adironda
     for number, scene in enumerate(perfect):
         truth[f"2014/{scene}-perfect"] = scene_files(root / f"{scene}-perfect", 50 + number, "disp0.pfm", False)
     return truth
+
+
+# --------------------------------------------------------------------------------------------
+# Sintel: training/{final,clean}/<scene>/frame_XXXX.png, training/{depth,camdata_left}/<scene>/...
+def make_sintel_tree(root: Path, rng: np.random.Generator, scenes: dict[str, int] | None = None,
+                     size=(4, 10), separate_archives: bool = False) -> dict[str, dict]:
+    from dpbench.io.sintel import write_cam, write_dpt
+
+    scenes = scenes if scenes is not None else {"alley_1": 2, "market_2": 1}
+    image_root = root / "MPI-Sintel-complete" if separate_archives else root
+    depth_root = root / "MPI-Sintel-depth-training-20150305" if separate_archives else root
+    height, width = size
+    truth = {}
+    for number, (scene, count) in enumerate(scenes.items()):
+        for frame in range(1, count + 1):
+            name = f"frame_{frame:04d}"
+            depth = rng.uniform(0.5, 60, size=size).astype(np.float32)
+            depth[0, 0] = 1e5  # sky: huge finite value
+            K = np.array([[1120.0 + number, 0, width / 2], [0, 1120.0 + number, height / 2], [0, 0, 1]])
+            N = np.hstack([np.eye(3), rng.normal(size=(3, 1))])
+            write_dpt(depth_root / "training" / "depth" / scene / f"{name}.dpt", depth)
+            write_cam(depth_root / "training" / "camdata_left" / scene / f"{name}.cam", K, N)
+            images = {}
+            for pass_name in ("final", "clean"):
+                images[pass_name] = random_rgb(rng, height, width)
+                write_image(image_root / "training" / pass_name / scene / f"{name}.png", images[pass_name])
+            truth[f"{scene}/{name}"] = dict(depth=depth, K=K, images=images, scene=scene)
+    return truth
+
+
+# --------------------------------------------------------------------------------------------
+# SUN RGB-D: SUNRGBD/<sensor>/.../<frame>/{image,depth,depth_bfx,intrinsics.txt} + toolbox allsplit.mat
+SUNRGBD_FRAMES = {
+    "kv2/kinect2data/000065_2014-05-16_20-14-38_260595134347_rgbf000121-resize": ("test", (5, 7), 529.5),
+    "kv1/NYUdata/NYU0001": ("test", (4, 6), 518.857901),
+    "xtion/sun3ddata/mit_32_d507/d507_2/mit_32_d507_2014_09_21_1": ("train", (4, 5), 570.342205),
+    "realsense/lg/2014_10_24-14_31_21-1311000073": ("test", (6, 4), 693.744),
+}
+
+
+def make_sunrgbd_tree(root: Path, rng: np.random.Generator, frames: dict | None = None) -> dict[str, dict]:
+    from dpbench.io.sunrgbd import write_allsplit, write_depth_png, write_intrinsics
+
+    frames = frames if frames is not None else SUNRGBD_FRAMES
+    truth, split = {}, {"train": [], "test": []}
+    for rel, (which, (height, width), fx) in frames.items():
+        folder = root / "SUNRGBD" / rel
+        name = rel.split("/")[-1][:12]
+        image = random_rgb(rng, height, width)
+        write_image(folder / "image" / f"{name}.jpg", image, quality=100)
+        depth_mm = {key: rng.integers(300, 8000, size=(height, width)) for key in ("depth", "depth_bfx")}
+        depth_mm["depth"][0, 0] = 0
+        for key, mm in depth_mm.items():
+            write_depth_png(folder / key / f"{name}.png", mm / 1000.0)
+        K = np.array([[fx, 0, width / 2 + 0.5], [0, fx + 1, height / 2 - 0.25], [0, 0, 1]])
+        write_intrinsics(folder / "intrinsics.txt", K)
+        split[which].append(f"/n/fs/sun3d/data/SUNRGBD/{rel}/")
+        truth[rel] = dict(image_path=folder / "image" / f"{name}.jpg", depth_mm=depth_mm, fx=fx, split=which)
+    write_allsplit(root / "SUNRGBDtoolbox" / "traintestSUNRGBD" / "allsplit.mat", split["train"], split["test"])
+    return truth
