@@ -160,3 +160,51 @@ def make_sunrgbd_tree(root: Path, rng: np.random.Generator, frames: dict | None 
         truth[rel] = dict(image_path=folder / "image" / f"{name}.jpg", depth_mm=depth_mm, fx=fx, split=which)
     write_allsplit(root / "SUNRGBDtoolbox" / "traintestSUNRGBD" / "allsplit.mat", split["train"], split["test"])
     return truth
+
+
+# --------------------------------------------------------------------------------------------
+# ETH3D: <scene>/{images/dslr_images, ground_truth_depth/dslr_images, dslr_calibration_jpg, ...undistorted}
+def make_eth3d_tree(root: Path, rng: np.random.Generator, scenes: dict[str, int] | None = None,
+                    size=(4, 6), orientations: dict[str, int] | None = None,
+                    exif_f35: float | None = None) -> dict[str, dict]:
+    from dpbench.io.colmap import ColmapCamera, ColmapImage, write_cameras_txt, write_images_txt
+    from dpbench.io.eth3d import write_depth
+
+    scenes = scenes if scenes is not None else {"courtyard": 2, "pipes": 1}
+    orientations = orientations or {}
+    height, width = size
+    truth = {}
+    for number, (scene, count) in enumerate(scenes.items()):
+        folder = root / scene
+        fx, fy = 3411.42 / 1000 * width + number, 3410.02 / 1000 * width + number
+        distorted = ColmapCamera(number + 1, "THIN_PRISM_FISHEYE", width, height,
+                                 (fx, fy, width / 2, height / 2, 0.01, -0.002, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+        undist_w, undist_h = width + 2, height + 2
+        pinhole = ColmapCamera(number + 1, "PINHOLE", undist_w, undist_h, (fx * 0.99, fy * 0.99, undist_w / 2, undist_h / 2))
+        images, images_u = [], []
+        for index in range(count):
+            name = f"DSC_{100 * number + index:04d}.JPG"
+            image = random_rgb(rng, height, width)
+            orientation = orientations.get(f"{scene}/{name[:-4]}", 1)
+            exif = None
+            if orientation != 1 or exif_f35 is not None:
+                from dpbench.io.exif import make_exif
+
+                exif = make_exif(f35=exif_f35, orientation=orientation if orientation != 1 else None)
+            write_image(folder / "images" / "dslr_images" / name, image, exif=exif, quality=100)
+            depth = rng.uniform(0.5, 150, size=size).astype(np.float32)
+            depth[0, 1] = np.inf
+            write_depth(folder / "ground_truth_depth" / "dslr_images" / name, depth)
+            points = np.array([[10.5, 20.25, 7], [1.0, 2.0, -1]]) if index % 2 else np.zeros((0, 3))
+            images.append(ColmapImage(index + 1, (1, 0, 0, 0), (0, 0, 0), distorted.camera_id,
+                                      f"dslr_images/{name}", points))
+            images_u.append(ColmapImage(index + 1, (1, 0, 0, 0), (0, 0, 0), pinhole.camera_id,
+                                        f"dslr_images_undistorted/{name}"))
+            truth[f"{scene}/{name[:-4]}"] = dict(image_path=folder / "images" / "dslr_images" / name, depth=depth,
+                                                 fx=fx, fy=fy, orientation=orientation, pinhole=pinhole,
+                                                 size=(height, width))
+        write_cameras_txt(folder / "dslr_calibration_jpg" / "cameras.txt", [distorted])
+        write_images_txt(folder / "dslr_calibration_jpg" / "images.txt", images)
+        write_cameras_txt(folder / "dslr_calibration_undistorted" / "cameras.txt", [pinhole])
+        write_images_txt(folder / "dslr_calibration_undistorted" / "images.txt", images_u)
+    return truth
