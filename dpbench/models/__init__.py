@@ -38,8 +38,14 @@ class ModelInfo:
     extra: str | None = None
     requires: tuple[str, ...] = ()
     reads_ground_truth: bool = False
-    #: Returns the places the weights are looked up, each with whether a file is there.
-    weights: Callable[[], list[tuple[str, bool]]] | None = field(default=None, compare=False)
+    #: Returns the places the weights are looked up, each with whether a file is there
+    #: (None when the question does not apply, e.g. a family reading any Hub repository).
+    weights: Callable[[], list[tuple[str, bool | None]]] | None = field(default=None, compare=False)
+    #: For a family: the argument used when the bare family name is given (``marigold``).
+    default_arg: str | None = None
+    #: For a family whose output kind depends on the argument: where it is decided
+    #: (e.g. "the model config"); ``output_kind`` is then only the most common kind.
+    kind_from: str | None = None
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -55,11 +61,14 @@ def register_model(
     extra: str | None = None,
     requires: tuple[str, ...] = (),
     reads_ground_truth: bool = False,
-    weights: Callable[[], list[tuple[str, bool]]] | None = None,
+    weights: Callable[[], list[tuple[str, bool | None]]] | None = None,
+    default_arg: str | None = None,
+    kind_from: str | None = None,
 ):
     """Decorator registering a factory ``f(arg=None, checkpoint=None, device='auto', precision='fp32', **options)``.
 
-    For a family (``family=True``) the factory receives the text after ``name:`` as ``arg``.
+    For a family (``family=True``) the factory receives the text after ``name:`` as ``arg``;
+    with ``default_arg`` the bare family name is accepted too and means ``name:<default_arg>``.
     """
 
     def decorate(factory):
@@ -70,6 +79,7 @@ def register_model(
             name=name, factory=factory, output_kind=output_kind, description=description,
             family=family, extra=extra, requires=tuple(requires),
             reads_ground_truth=reads_ground_truth, weights=weights,
+            default_arg=default_arg, kind_from=kind_from,
         )
         return factory
 
@@ -104,8 +114,13 @@ def model_infos() -> list[ModelInfo]:
 def get_model_info(name: str) -> tuple[ModelInfo, str | None]:
     """The card serving ``name`` and the family argument (None for exact names)."""
     _load_all()
-    if name in _REGISTRY and not _REGISTRY[name].family:
-        return _REGISTRY[name], None
+    if name in _REGISTRY:
+        info = _REGISTRY[name]
+        if not info.family:
+            return info, None
+        if info.default_arg is not None:
+            return info, info.default_arg
+        raise ValueError(f"model family {name!r} needs an argument: {name}:<...>")
     family, sep, arg = name.partition(":")
     info = _REGISTRY.get(family)
     if sep and info is not None and info.family:
@@ -113,6 +128,7 @@ def get_model_info(name: str) -> tuple[ModelInfo, str | None]:
             raise ValueError(f"model family {family!r} needs an argument: {family}:<...>")
         return info, arg
     known = [f"{n}:<...>" if i.family else n for n, i in _REGISTRY.items()]
+    known += [n for n, i in _REGISTRY.items() if i.family and i.default_arg is not None]
     raise UnknownNameError("model", name, known)
 
 

@@ -42,6 +42,7 @@ from dpbench.errors import MissingExtraError, ModelError
 from dpbench.models import register_model
 from dpbench.models.base import DepthModel, check_output_kind, image_of
 from dpbench.models.device import resolve_device, resolve_dtype
+from dpbench.models.hub_cache import hub_cache_location
 from dpbench.types import Prediction, Sample
 
 log = logging.getLogger(__name__)
@@ -251,15 +252,6 @@ def _load_failure_message(source: str, exc: Exception) -> str:
     return f"hf:{source}: cannot load ({type(exc).__name__}: {detail}). {hint}"
 
 
-def hub_cache_location() -> str:
-    """Where huggingface_hub keeps downloaded models (``$HF_HUB_CACHE`` or ``$HF_HOME/hub``)."""
-    try:
-        from huggingface_hub import constants
-    except ImportError:
-        return "~/.cache/huggingface/hub"
-    return str(constants.HF_HUB_CACHE)
-
-
 def _hf_weights() -> list[tuple[str, bool | None]]:
     return [(f"a local folder, or the Hub cache {hub_cache_location()}", None)]
 
@@ -273,6 +265,7 @@ def _hf_weights() -> list[tuple[str, bool | None]]:
     description="transformers depth model (Depth Anything v1/v2, ZoeDepth, DPT, GLPN, DepthPro-hf); "
     "kind from its config",
     weights=_hf_weights,
+    kind_from="the model config",
 )
 def load_hf(arg=None, checkpoint=None, device="auto", precision="fp32", **options) -> HFDepthModel:
     """The ``hf:<repo-or-folder>`` family; ``checkpoint`` may name a local folder instead of ``arg``."""
