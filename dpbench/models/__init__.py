@@ -23,7 +23,7 @@ from dpbench.models.base import DepthModel, check_prediction
 
 log = logging.getLogger(__name__)
 
-_NOT_WRAPPERS = {"base", "listing", "device"}
+_NOT_WRAPPERS = {"base", "listing", "device", "hub_cache"}
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ def _hf_weights() -> list[tuple[str, bool | None]]:
     description="transformers depth model (Depth Anything v1/v2, ZoeDepth, DPT, GLPN, DepthPro-hf); "
     "kind from its config",
     weights=_hf_weights,
-    kind_from="the model config",
+    kind_from="config",
 )
 def load_hf(arg=None, checkpoint=None, device="auto", precision="fp32", **options) -> HFDepthModel:
     """The ``hf:<repo-or-folder>`` family; ``checkpoint`` may name a local folder instead of ``arg``."""

@@ -435,8 +435,9 @@ def _positive_scale(value, where: str) -> float:
     "predictions",
     output_kind="metric_depth",
     family=True,
-    description="depth made elsewhere: <dir>/<dataset>/<id>.npy|npz|pfm|png|tif or one .h5",
-    kind_from="meta.json or output_kind= (default metric_depth)",
+    description="depth made elsewhere: <dir>/<dataset>/<id>.npy|npz|pfm|png|tif or one .h5 "
+    "(metric_depth unless declared)",
+    kind_from="meta.json",
 )
 def load_predictions(
     arg=None, checkpoint=None, device="auto", precision="fp32", *, output_kind: str | None = None,
