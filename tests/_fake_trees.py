@@ -208,3 +208,101 @@ def make_eth3d_tree(root: Path, rng: np.random.Generator, scenes: dict[str, int]
         write_cameras_txt(folder / "dslr_calibration_undistorted" / "cameras.txt", [pinhole])
         write_images_txt(folder / "dslr_calibration_undistorted" / "images.txt", images_u)
     return truth
+
+
+# --------------------------------------------------------------------------------------------
+# nuScenes: <root>/v1.0-<x>/*.json + samples/{CAM_*/*.jpg, LIDAR_TOP/*.pcd.bin}
+def _quat_wxyz(matrix: np.ndarray) -> list[float]:
+    from scipy.spatial.transform import Rotation
+
+    x, y, z, w = Rotation.from_matrix(matrix).as_quat()
+    return [float(w), float(x), float(y), float(z)]
+
+
+def _yaw(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def make_nuscenes_tree(root: Path, rng: np.random.Generator, scenes: dict[str, int] | None = None,
+                       size=(9, 16), version: str = "v1.0-trainval", points: int = 400) -> dict[str, dict]:
+    """Scenes {name: n_samples}; cameras CAM_FRONT and CAM_BACK plus LIDAR_TOP; one sweep per scene."""
+    from dpbench.io.nuscenes import write_pcd_bin, write_table
+
+    scenes = scenes if scenes is not None else {"scene-0003": 2, "scene-0001": 1}
+    height, width = size
+    tables: dict[str, list] = {k: [] for k in ("scene", "sample", "sample_data", "calibrated_sensor", "ego_pose", "sensor", "log")}
+    cam_to_ego = np.array([[0.0, 0, 1], [-1, 0, 0], [0, -1, 0]])  # camera z forward = ego x
+    sensors = {
+        "CAM_FRONT": (cam_to_ego @ _yaw(0.02), [1.7, 0.01, 1.5], "camera"),
+        "CAM_BACK": (_yaw(np.pi) @ cam_to_ego, [-1.0, 0.0, 1.5], "camera"),
+        "LIDAR_TOP": (_yaw(-np.pi / 2 + 0.01), [0.94, 0.0, 1.84], "lidar"),
+    }
+    K = [[10.0, 0.0, width / 2], [0.0, 10.0, height / 2], [0.0, 0.0, 1.0]]
+    calib_tokens = {}
+    for channel, (rotation, translation, modality) in sensors.items():
+        sensor_token = f"sensor-{channel}"
+        tables["sensor"].append({"token": sensor_token, "channel": channel, "modality": modality})
+        calib_tokens[channel] = f"calib-{channel}"
+        tables["calibrated_sensor"].append({
+            "token": calib_tokens[channel], "sensor_token": sensor_token, "translation": translation,
+            "rotation": _quat_wxyz(rotation), "camera_intrinsic": K if modality == "camera" else []})
+    truth: dict[str, dict] = {}
+    counter = 0
+    for scene_number, (scene, count) in enumerate(scenes.items()):
+        scene_token = f"scene-token-{scene_number}"
+        sample_tokens = [f"sample-{scene_number}-{i}" for i in range(count)]
+        tables["scene"].append({"token": scene_token, "name": scene, "description": "", "log_token": "log-0",
+                                "nbr_samples": count, "first_sample_token": sample_tokens[0],
+                                "last_sample_token": sample_tokens[-1]})
+        for i, sample_token in enumerate(sample_tokens):
+            timestamp = 1_532_402_927_647_951 + 500_000 * (counter + i)
+            tables["sample"].append({"token": sample_token, "timestamp": timestamp, "scene_token": scene_token,
+                                     "prev": sample_tokens[i - 1] if i else "",
+                                     "next": sample_tokens[i + 1] if i + 1 < count else ""})
+            poses = {}
+            for channel, (_, _, modality) in sensors.items():
+                ego_token = f"ego-{sample_token}-{channel}"
+                ego_rot = _yaw(0.3 * scene_number + 0.05 * i + (0.004 if modality == "camera" else 0.0))
+                ego_trans = [100.0 + 5 * i + (0.3 if modality == "camera" else 0.0), 50.0 - scene_number, 0.0]
+                tables["ego_pose"].append({"token": ego_token, "timestamp": timestamp, "rotation": _quat_wxyz(ego_rot),
+                                           "translation": ego_trans})
+                poses[channel] = (ego_rot, np.array(ego_trans))
+                folder = "samples"
+                suffix = "jpg" if modality == "camera" else "pcd.bin"
+                filename = f"{folder}/{channel}/n015-{scene}-{i}__{channel}__{timestamp}.{suffix}"
+                tables["sample_data"].append({
+                    "token": f"sd-{sample_token}-{channel}", "sample_token": sample_token, "ego_pose_token": ego_token,
+                    "calibrated_sensor_token": calib_tokens[channel], "filename": filename,
+                    "fileformat": "jpg" if modality == "camera" else "pcd", "is_key_frame": True,
+                    "width": width if modality == "camera" else 0, "height": height if modality == "camera" else 0,
+                    "timestamp": timestamp, "prev": "", "next": ""})
+                if modality == "camera":
+                    image = random_rgb(rng, height, width)
+                    write_image(root / filename, image, quality=100)
+                else:
+                    lidar_points = np.column_stack([
+                        rng.uniform(-12, 12, points), rng.uniform(-30, 30, points), rng.uniform(-2, 1.5, points),
+                        rng.uniform(0, 100, points), rng.integers(0, 32, points)]).astype(np.float32)
+                    # a duplicate ray (same pixel, farther) to test "nearest wins"
+                    lidar_points[1, :3] = lidar_points[0, :3] * 1.5
+                    write_pcd_bin(root / filename, lidar_points)
+                    lidar_file = root / filename
+            # a non-keyframe sweep that must be ignored
+            tables["sample_data"].append({
+                "token": f"sweep-{sample_token}", "sample_token": sample_token, "ego_pose_token": f"ego-{sample_token}-CAM_FRONT",
+                "calibrated_sensor_token": calib_tokens["CAM_FRONT"], "filename": f"sweeps/CAM_FRONT/x{i}.jpg",
+                "fileformat": "jpg", "is_key_frame": False, "width": width, "height": height, "timestamp": timestamp + 1,
+                "prev": "", "next": ""})
+            for camera in ("CAM_FRONT", "CAM_BACK"):
+                truth[f"{scene}/{camera}/{sample_token}"] = dict(
+                    scene=scene, camera=camera, lidar_file=lidar_file, K=np.array(K),
+                    image_file=root / f"samples/{camera}/n015-{scene}-{i}__{camera}__{timestamp}.jpg",
+                    lidar_sensor=sensors["LIDAR_TOP"][:2], camera_sensor=sensors[camera][:2],
+                    lidar_ego=poses["LIDAR_TOP"], camera_ego=poses[camera], size=size)
+        counter += count
+    tables["log"].append({"token": "log-0", "logfile": "n015", "vehicle": "n015", "date_captured": "2018-07-24",
+                          "location": "singapore-onenorth"})
+    for name, records in tables.items():
+        write_table(root / version, name, records)
+    return truth

@@ -36,8 +36,14 @@ def resolve_choice(dataset: str, protocol: dict, key: str, value: Any) -> Any:
             raise DatasetError(f"{dataset}: datasets/{dataset}.toml [choices.{key}] has no 'default'")
         value = choice["default"]
     options = choice.get("options")
-    if options is not None and value not in options:
-        raise DatasetError(f"{dataset}: {key}={value!r} is not one of {', '.join(map(repr, options))}")
+    if options is not None:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        bad = [v for v in values if v not in options]
+        if bad or not values:
+            raise DatasetError(f"{dataset}: {key}={value!r} is not one of {', '.join(map(repr, options))}"
+                               + (" (or a list of them)" if isinstance(choice["default"], list) else ""))
+        if isinstance(value, tuple):
+            value = list(value)
     return value
 
 
