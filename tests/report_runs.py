@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+import dpbench.datasets as datasets_registry
+from dpbench.datasets.base import Dataset
 from dpbench.metrics.depth import depth_metric_stats, depth_metrics
+from dpbench.types import Sample
 
 THRESHOLDS = [float(t) for t in np.linspace(1.05, 1.25, 10)]
 PROTOCOL = {"focal_mode": "estimated", "resize": "bilinear_inverse_depth", "alignment": "none",
@@ -129,3 +132,43 @@ def standard_run(runs_dir, run_id, *, model, rng, scale=1.0, noise=0.1, referenc
     man = manifest(run_id, model=model, suite=suite, reference=reference, created=created,
                    protocol=protocol, datasets=datasets, status=status)
     return write_run(runs_dir, man, rows, kind=kind)
+
+
+TEST_DATASET = "report_test_depth"
+
+
+class NpzDepth(Dataset):
+    """A throw-away adapter: <root>/<id>.npz holding 'image' and 'depth' (0 = no GT)."""
+
+    name = TEST_DATASET
+    task = "metric_depth"
+    layout = "<root>/<id>.npz with arrays image (H×W×3 uint8) and depth (H×W float32)"
+
+    def _index(self):
+        return sorted(self.root.glob("*.npz"))
+
+    def _item_id(self, item):
+        return item.stem
+
+    def _load(self, item):
+        data = np.load(item)
+        depth = data["depth"].astype(np.float32)
+        return Sample(id=item.stem, image=data["image"], depth=depth, valid=depth > 0)
+
+    @classmethod
+    def is_present(cls, root):
+        return any(Path(root).glob("*.npz"))
+
+
+def register_test_dataset(monkeypatch) -> None:
+    """Register :class:`NpzDepth` for one test (monkeypatch removes it afterwards)."""
+    datasets_registry.dataset_names()  # load the built-in adapters first
+    monkeypatch.setitem(datasets_registry._REGISTRY, TEST_DATASET, NpzDepth)
+
+
+def box_scene(rng, h=40, w=60):
+    """A random image and the depth of a box (2 m) in front of a wall (8 m)."""
+    depth = np.full((h, w), 8.0, dtype=np.float32)
+    depth[10:30, 15:40] = 2.0
+    image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    return image, depth

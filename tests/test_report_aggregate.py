@@ -19,7 +19,7 @@ from report_runs import (
 from dpbench.errors import DpbenchError
 from dpbench.metrics import METRICS
 from dpbench.report import aggregate_run, summarize_run
-from dpbench.report.aggregate import TASK_METRICS
+from dpbench.suites import task_metrics
 
 
 def _hand_made_run(tmp_path, kind="csv", aggregation="per_image"):
@@ -122,7 +122,7 @@ def test_all_rows_failed_gives_undefined_scores_not_a_crash(tmp_path):
 
 
 def test_task_metrics_are_catalogue_metrics():
-    for names in TASK_METRICS.values():
+    for names in task_metrics().values():
         assert set(names) <= set(METRICS)
 
 
@@ -135,3 +135,11 @@ def test_summarize_run_lists_every_dataset(tmp_path):
     assert "87.5" in body["middlebury"] and "0.087" in body["middlebury"] and "0.400" in body["middlebury"]
     assert "66.7" in body["exif_folder"]
     assert "not found under /data" in body["sintel"]
+
+
+def test_a_missing_focal_prediction_counts_as_a_failure(tmp_path):
+    rows = [focal_row("f", "a", 110.0, 100.0), focal_row("f", "b", math.nan, 100.0)]
+    agg = aggregate_run(write_run(tmp_path, manifest("nan", datasets=[dataset_entry("f", ["focal"])]), rows))
+    scores = agg["results"]["f"]
+    assert scores["focal_delta_25"] == 0.5 and scores["focal_delta_50"] == 0.5
+    assert scores["focal_abs_rel"] is None  # infinite: undefined in JSON, printed "-"

@@ -3,67 +3,32 @@ the focal CDF values, the per-threshold boundary curves and the contour overlay.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from report_runs import (
+    TEST_DATASET,
     THRESHOLDS,
     boundary_row,
+    box_scene,
     dataset_entry,
     depth_row,
     focal_row,
     manifest,
+    register_test_dataset,
     write_run,
 )
 
-import dpbench.datasets as datasets_registry
-from dpbench.datasets.base import Dataset
 from dpbench.report import build_report
 from dpbench.report.figures import report_plots, write_plots
 from dpbench.report.plots import _threshold_means, _thresholds, focal_errors
 from dpbench.report.qualitative import contour_pixels
 from dpbench.store import RunStore
-from dpbench.types import Sample
-
-TEST_DATASET = "report_test_depth"
-
-
-class _NpzDepth(Dataset):
-    """A throw-away adapter: <root>/<id>.npz holding 'image' and 'depth'."""
-
-    name = TEST_DATASET
-    task = "metric_depth"
-    layout = "<root>/<id>.npz with arrays image (H×W×3 uint8) and depth (H×W float32)"
-
-    def _index(self):
-        return sorted(self.root.glob("*.npz"))
-
-    def _item_id(self, item):
-        return item.stem
-
-    def _load(self, item):
-        data = np.load(item)
-        depth = data["depth"].astype(np.float32)
-        return Sample(id=item.stem, image=data["image"], depth=depth, valid=depth > 0)
-
-    @classmethod
-    def is_present(cls, root):
-        return any(Path(root).glob("*.npz"))
 
 
 @pytest.fixture
 def registered(monkeypatch):
-    datasets_registry.dataset_names()  # load the built-in adapters first
-    monkeypatch.setitem(datasets_registry._REGISTRY, TEST_DATASET, _NpzDepth)
-
-
-def _scene(rng, h=40, w=60):
-    depth = np.full((h, w), 8.0, dtype=np.float32)
-    depth[10:30, 15:40] = 2.0  # a box in front of a wall
-    image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-    return image, depth
+    register_test_dataset(monkeypatch)
 
 
 def _run_with_predictions(tmp_path, rng, *, root, save=True, run_id="q"):
@@ -71,7 +36,7 @@ def _run_with_predictions(tmp_path, rng, *, root, save=True, run_id="q"):
     data.mkdir(parents=True, exist_ok=True)
     rows, predictions = [], {}
     for i in range(3):
-        image, depth = _scene(rng)
+        image, depth = box_scene(rng)
         np.savez(data / f"s{i}.npz", image=image, depth=depth)
         pred = depth * 1.1
         predictions[f"s{i}"] = pred

@@ -8,7 +8,8 @@ Aggregation (the paper does not state it; PAPER.md §7):
   :func:`dpbench.metrics.depth.metrics_from_stats`.
 Boundary F1/recall are per-image means under both settings (they have no pooled form); the focal
 metrics are computed over the images' focal errors by :func:`dpbench.metrics.focal.focal_metrics`.
-Rows with status "error" are counted in ``num_errors`` and left out of every mean.
+Rows with status "error" are counted in ``num_errors`` and left out of every mean. The metrics of
+each task are those of ``datasets/suites.toml`` [task_metrics] (:func:`dpbench.suites.task_metrics`).
 """
 
 from __future__ import annotations
@@ -27,17 +28,12 @@ from dpbench.metrics import METRICS
 from dpbench.metrics.depth import metrics_from_stats
 from dpbench.metrics.focal import focal_metrics
 from dpbench.store import RunStore
+from dpbench.suites import task_metrics
+from dpbench.types import TASKS
 
 AGGREGATIONS = ("per_image", "pooled")
 DEFAULT_AGGREGATION = "per_image"
 
-#: The metrics each task contributes to a dataset's aggregate (names of ``dpbench.metrics.METRICS``).
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "metric_depth": ("delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "silog"),
-    "boundary_depth": ("boundary_f1",),
-    "boundary_mask": ("boundary_recall",),
-    "focal": ("focal_abs_rel", "focal_delta_25", "focal_delta_50", "focal_median_rel"),
-}
 #: focal_metrics() key -> the catalogue's metric name.
 _FOCAL_KEYS = {"abs_rel": "focal_abs_rel", "delta_25": "focal_delta_25",
                "delta_50": "focal_delta_50", "median_rel": "focal_median_rel"}
@@ -64,7 +60,7 @@ def _mean(column: pd.Series) -> float | None:
 
 
 def _depth_scores(ok: pd.DataFrame, aggregation: str) -> dict[str, float | None]:
-    names = TASK_METRICS["metric_depth"]
+    names = task_metrics()["metric_depth"]
     if aggregation == "per_image":
         return {name: _mean(ok[name]) if name in ok else None for name in names}
     stat_columns = [c for c in ok.columns if c.startswith(_STAT_PREFIX)]
@@ -77,16 +73,18 @@ def _depth_scores(ok: pd.DataFrame, aggregation: str) -> dict[str, float | None]
 
 
 def _focal_scores(ok: pd.DataFrame) -> dict[str, float | None]:
-    empty = {name: None for name in TASK_METRICS["focal"]}
+    """Focal metrics over the scored images; a missing prediction counts as a failure (inf error)."""
+    names = task_metrics()["focal"]
     if "focal_pred" not in ok or "focal_gt" not in ok:
-        return empty
+        return dict.fromkeys(names)
     pred = pd.to_numeric(ok["focal_pred"], errors="coerce").to_numpy(dtype=float)
     gt = pd.to_numeric(ok["focal_gt"], errors="coerce").to_numpy(dtype=float)
-    usable = np.isfinite(pred) & np.isfinite(gt) & (gt > 0)
-    if not usable.any():
-        return empty
-    scores = focal_metrics(pred[usable], gt[usable])
-    return {name: _number(scores[key]) for key, name in _FOCAL_KEYS.items()}
+    has_gt = np.isfinite(gt) & (gt > 0)
+    if not has_gt.any():
+        return dict.fromkeys(names)
+    scores = focal_metrics(pred[has_gt], gt[has_gt])
+    by_name = {name: scores[key] for key, name in _FOCAL_KEYS.items()}
+    return {name: _number(by_name.get(name)) for name in names}
 
 
 def _task_scores(task: str, ok: pd.DataFrame, aggregation: str) -> dict[str, float | None]:
@@ -94,7 +92,7 @@ def _task_scores(task: str, ok: pd.DataFrame, aggregation: str) -> dict[str, flo
         return _depth_scores(ok, aggregation)
     if task == "focal":
         return _focal_scores(ok)
-    return {name: _mean(ok[name]) if name in ok else None for name in TASK_METRICS.get(task, ())}
+    return {name: _mean(ok[name]) if name in ok else None for name in task_metrics().get(task, ())}
 
 
 def _dataset_order(manifest: dict, rows: pd.DataFrame) -> list[str]:
@@ -126,7 +124,7 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
         ok = part[part["status"] == "ok"]
         scores: dict[str, Any] = {}
         present = set(pd.unique(part["task"]))
-        for task in [t for t in TASK_METRICS if t in present] + sorted(present - set(TASK_METRICS)):
+        for task in [t for t in TASKS if t in present] + sorted(present - set(TASKS)):
             scores.update(_task_scores(task, ok[ok["task"] == task], aggregation))
         scores["num_samples"] = int(part["sample_id"].nunique())
         scores["num_errors"] = int(part.loc[part["status"] != "ok", "sample_id"].nunique())
