@@ -243,3 +243,32 @@ def test_tolerance_precedence():
     from dpbench.metrics import METRICS
 
     assert set(METRICS) <= set(defaults["metrics"])  # every metric has a documented default
+
+
+def _ci_commands() -> list[list[str]]:
+    """Every `dpbench ...` command of docs/ci-example.yml (steps and the comment header)."""
+    import shlex
+    from pathlib import Path
+
+    yaml = pytest.importorskip("yaml")
+    path = Path(__file__).resolve().parents[1] / "docs" / "ci-example.yml"
+    text = path.read_text()
+    scripts = [step["run"] for job in yaml.safe_load(text)["jobs"].values() for step in job["steps"]
+               if "run" in step]
+    scripts.append("\n".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#   ")))
+    commands = []
+    for script in scripts:
+        for line in script.replace("\\\n", " ").splitlines():
+            if line.strip().startswith("dpbench "):
+                commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_the_ci_example_uses_existing_commands_and_options():
+    commands = _ci_commands()
+    assert {c[0] for c in commands} == {"run", "report", "check"}
+    for args in commands:
+        command = cli.commands[args[0]]
+        context = command.make_context(args[0], list(args[1:]))  # click.UsageError on a bad option
+        if args[0] == "check":
+            parse_max_drop(context.params["max_drop"])  # the tolerances given parse too
