@@ -160,38 +160,120 @@ def _valid_pairs(valid: np.ndarray, direction: str) -> np.ndarray:
     return valid[1:, :] & valid[:-1, :]
 
 
-def _first_max_of_runs(flat_index: np.ndarray, values: np.ndarray, width: int) -> np.ndarray:
-    """Flat indices (row-major, row length ``width``) that survive non-maximum suppression.
+def _split_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions and lengths of the runs of ``keys`` (consecutive keys differ by 1)."""
+    n = keys.size
+    new_run = np.empty(n, dtype=bool)
+    new_run[:1] = True
+    np.not_equal(np.diff(keys), 1, out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    return starts, np.diff(starts, append=n)
 
-    ``flat_index`` lists above-threshold entries in increasing order. A run is a maximal set of
-    consecutive entries of one row; each run keeps its largest value, the first one on ties.
+
+def _first_max_positions(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Position of the first maximum of each run ``values[start : start + length]``."""
+    n = values.size
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    run_max = np.maximum.reduceat(values, starts)
+    at_max = values == np.repeat(run_max, lengths)
+    # first maximum of a run = smallest position among the run's maxima
+    return np.minimum.reduceat(np.where(at_max, np.arange(n), n), starts)
+
+
+def _padded_row_ratio(q: np.ndarray, direction: str) -> np.ndarray:
+    """Ratio map of the horizontal pairs laid out H×W, the last column NaN (never a contour).
+
+    With this padding, row-major flat indices of consecutive pairs of a row differ by exactly 1
+    and a row's last pair and the next row's first pair by 2, so a run cannot wrap to the next
+    row. The division is the same elementwise operation as :func:`_ratio`.
     """
-    if flat_index.size == 0:
-        return flat_index
-    starts_run = np.empty(flat_index.size, dtype=bool)
-    starts_run[0] = True
-    np.not_equal(np.diff(flat_index), 1, out=starts_run[1:])
-    starts_run |= flat_index % width == 0  # a new row always starts a new run
-    run_max = np.maximum.reduceat(values, np.flatnonzero(starts_run))
-    run_id = np.cumsum(starts_run) - 1
-    at_max = np.flatnonzero(values == run_max[run_id])
-    first = np.ones(at_max.size, dtype=bool)
-    np.not_equal(run_id[at_max[1:]], run_id[at_max[:-1]], out=first[1:])
-    return flat_index[at_max[first]]
+    h, w = q.shape
+    out = np.empty((h, w), dtype=(q[:, :1] / q[:, :1]).dtype)
+    if direction == "right":
+        np.divide(q[:, 1:], q[:, :-1], out=out[:, :-1])
+    else:
+        np.divide(q[:, :-1], q[:, 1:], out=out[:, :-1])
+    out[:, -1] = np.nan
+    return out
 
 
-def _row_runs_nms(ratio: np.ndarray, thresholds: list) -> list[np.ndarray]:
-    """For each threshold, the row-major flat indices of ``ratio`` kept by row-wise NMS."""
+def _column_candidates(ratio: np.ndarray, lowest: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Above-``lowest`` entries of a vertical-pair ratio map in column-major order, as
+    (run keys c·(h+1) + r, values, row-major flat indices). Keys jump by at least 2 from one
+    column to the next, so runs stay inside a column."""
+    h, w = ratio.shape
+    flat = np.flatnonzero(ratio > lowest)
+    rows, cols = np.divmod(flat, w)
+    # rows are already sorted within each column: a stable sort on the column gives column-major
+    column_key = cols.astype(np.uint16) if w <= np.iinfo(np.uint16).max else cols
+    order = np.argsort(column_key, kind="stable")
+    flat, rows, cols = flat[order], rows[order], cols[order]
+    return cols * (h + 1) + rows, ratio.ravel()[flat], flat
+
+
+def _nms(
+    ratio: np.ndarray, thresholds: list, along_columns: bool, hits: np.ndarray | None = None
+) -> list:
+    """Non-maximum suppression of one ratio map at several thresholds.
+
+    Horizontal maps come padded (:func:`_padded_row_ratio`) and runs follow rows; vertical maps
+    (``along_columns``) are plain and runs follow columns. In each run of consecutive entries
+    ``> t``, only the first maximum is kept. Returns, per threshold, the kept row-major flat
+    indices of ``ratio`` or, when ``hits`` (a flat bool map) is given, how many kept entries hit it.
+
+    Thresholds are visited in increasing order, each filtering the previous survivors (``v > t``
+    implies ``v > t'`` for every smaller t'). Raising the threshold only removes entries, so runs
+    only split: an entry alone in its run stays alone and is kept at every higher threshold it
+    exceeds. Such entries leave the run computation for the ``alone`` pool, which keeps the work
+    per threshold proportional to the multi-entry runs (edges), not to isolated noise.
+    """
+    steps = sorted(range(len(thresholds)), key=lambda i: thresholds[i])
+    result: list = [None] * len(thresholds)
     if ratio.size == 0:
-        return [np.empty(0, dtype=np.intp) for _ in thresholds]
-    lowest = min(thresholds)
-    candidates = np.flatnonzero(ratio > lowest)
-    values = ratio.ravel()[candidates]
-    kept = []
-    for t in thresholds:
-        above = values > t
-        kept.append(_first_max_of_runs(candidates[above], values[above], ratio.shape[1]))
-    return kept
+        for j in steps:
+            result[j] = 0 if hits is not None else np.empty(0, dtype=np.intp)
+        return result
+    lowest = thresholds[steps[0]]
+    if along_columns:
+        keys, values, flat = _column_candidates(ratio, lowest)
+    else:
+        keys = np.flatnonzero(ratio > lowest)
+        values, flat = ratio.ravel()[keys], None
+    alone_values, alone_flat, alone_since = [], [], []
+    for step, j in enumerate(steps):
+        t = thresholds[j]
+        if step:
+            above = values > t
+            keys, values = keys[above], values[above]
+            flat = None if flat is None else flat[above]
+        starts, lengths = _split_runs(keys)
+        single = lengths == 1
+        if single.any():
+            first = starts[single]
+            moved_flat = (keys if flat is None else flat)[first]
+            moved_values = values[first]
+            if hits is not None:  # only entries on a mask contour matter for the count
+                on_mask = hits[moved_flat]
+                moved_flat, moved_values = moved_flat[on_mask], moved_values[on_mask]
+            alone_values.append(moved_values)
+            alone_flat.append(moved_flat)
+            alone_since.append(np.full(moved_values.size, step))
+            in_multi = np.repeat(~single, lengths)
+            keys, values = keys[in_multi], values[in_multi]
+            flat = None if flat is None else flat[in_multi]
+            lengths = lengths[~single]
+            starts = np.cumsum(lengths) - lengths
+        kept_multi = (keys if flat is None else flat)[_first_max_positions(values, starts, lengths)]
+        pool_values = np.concatenate(alone_values) if alone_values else values[:0]
+        pool_since = np.concatenate(alone_since) if alone_since else np.empty(0, dtype=int)
+        in_pool = (pool_since <= step) & (pool_values > t)
+        if hits is not None:
+            result[j] = int(np.count_nonzero(hits[kept_multi])) + int(np.count_nonzero(in_pool))
+        else:
+            pool_flat = np.concatenate(alone_flat) if alone_flat else kept_multi[:0]
+            result[j] = np.concatenate([pool_flat[in_pool], kept_multi])
+    return result
 
 
 # --------------------------------------------------------------------------- contour maps
@@ -223,16 +305,18 @@ def thinned_occluding_contours(depth: Any, threshold: float) -> dict[str, np.nda
 
 def _thinned_map(q: np.ndarray, direction: str, threshold: float) -> np.ndarray:
     if direction in _HORIZONTAL:
-        ratio = _ratio(q, direction)
-        (kept,) = _row_runs_nms(ratio, [threshold])
-        out = np.zeros(ratio.shape, dtype=bool)
+        if q.shape[1] == 0:
+            return np.zeros((q.shape[0], 0), dtype=bool)
+        padded = _padded_row_ratio(q, direction)
+        (kept,) = _nms(padded, [threshold], along_columns=False)
+        out = np.zeros(padded.shape, dtype=bool)
         out.ravel()[kept] = True
-        return out
-    transposed = _ratio(np.ascontiguousarray(q.T), "left" if direction == "top" else "right")
-    (kept,) = _row_runs_nms(transposed, [threshold])
-    out = np.zeros(transposed.shape, dtype=bool)
+        return np.ascontiguousarray(out[:, :-1])
+    ratio = _ratio(q, direction)
+    (kept,) = _nms(ratio, [threshold], along_columns=True)
+    out = np.zeros(ratio.shape, dtype=bool)
     out.ravel()[kept] = True
-    return np.ascontiguousarray(out.T)
+    return out
 
 
 def mask_contours(mask: Any, alpha_threshold: float = 0.1) -> dict[str, np.ndarray]:
@@ -286,19 +370,23 @@ def boundary_f1_curve(
     tp, n_pred, n_gt = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
     for k, direction in enumerate(DIRECTIONS):
         pair_ok = None if valid is None else _valid_pairs(valid, direction)
-        ratio = _ratio(q_pred, direction)
-        above_pred = ratio > lowest
-        if pair_ok is not None:
-            above_pred &= pair_ok
-        pred_values = ratio[above_pred]
-        gt_ratio = _ratio(q_gt, direction)
+        pred_ratio = _ratio(q_pred, direction).ravel()
+        gt_ratio = _ratio(q_gt, direction).ravel()
+        above_pred = pred_ratio > lowest
         above_gt = gt_ratio > lowest
         if pair_ok is not None:
-            above_gt &= pair_ok
-        gt_values = gt_ratio[above_gt]
-        above_pred &= above_gt
-        both_pred, both_gt = ratio[above_pred], gt_ratio[above_pred]
-        del ratio, gt_ratio, above_pred, above_gt
+            above_pred &= pair_ok.ravel()
+            above_gt &= pair_ok.ravel()
+        pred_index = np.flatnonzero(above_pred)
+        gt_index = np.flatnonzero(above_gt)
+        # pairs above the lowest threshold in both maps: look the smaller set up in the other mask
+        if pred_index.size <= gt_index.size:
+            both = pred_index[above_gt[pred_index]]
+        else:
+            both = gt_index[above_pred[gt_index]]
+        pred_values, gt_values = pred_ratio[pred_index], gt_ratio[gt_index]
+        both_pred, both_gt = pred_ratio[both], gt_ratio[both]
+        del pred_ratio, gt_ratio, above_pred, above_gt
         for j, t in enumerate(threshold_list):
             n_pred[k, j] = np.count_nonzero(pred_values > t)
             n_gt[k, j] = np.count_nonzero(gt_values > t)
@@ -343,14 +431,21 @@ def si_boundary_f1(
 def _thinned_hits(
     q: np.ndarray, foreground: np.ndarray, valid: np.ndarray | None, direction: str, thresholds: list
 ) -> tuple[np.ndarray, int]:
-    """Per threshold, |NMS-thinned predicted contours ∧ mask contours| along rows, and |mask contours|."""
+    """Per threshold, |NMS-thinned predicted contours ∧ mask contours|, and |mask contours|."""
     gt_pairs = _mask_pairs(foreground, direction)
     if valid is not None:
         gt_pairs &= _valid_pairs(valid, direction)
-    gt_flat = gt_pairs.ravel()
-    ratio = _ratio(q, direction)
-    hits = [np.count_nonzero(gt_flat[kept]) for kept in _row_runs_nms(ratio, thresholds)]
-    return np.array(hits, dtype=np.int64), np.count_nonzero(gt_pairs)
+    n_gt = int(np.count_nonzero(gt_pairs))
+    if direction in _HORIZONTAL:
+        if q.shape[1] == 0:
+            return np.zeros(len(thresholds), dtype=np.int64), n_gt
+        ratio = _padded_row_ratio(q, direction)
+        padded_gt = np.zeros(ratio.shape, dtype=bool)
+        padded_gt[:, :-1] = gt_pairs
+        hits = _nms(ratio, thresholds, along_columns=False, hits=padded_gt.ravel())
+    else:
+        hits = _nms(_ratio(q, direction), thresholds, along_columns=True, hits=gt_pairs.ravel())
+    return np.array(hits, dtype=np.int64), n_gt
 
 
 def boundary_recall_curve(
@@ -374,21 +469,10 @@ def boundary_recall_curve(
 
     shape = (len(DIRECTIONS), len(threshold_list))
     tp, n_gt = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    # Left/right runs lie along the rows of q. Top/bottom runs lie along the columns: they are
-    # found along the rows of the transposed maps (as the released code does), where top
-    # becomes left and bottom becomes right.
     q = inverse_depth(pred)
-    for direction in ("left", "right"):
-        k = DIRECTIONS.index(direction)
+    for k, direction in enumerate(DIRECTIONS):
         tp[k], n_gt[k] = _thinned_hits(q, foreground, valid, direction, threshold_list)
-    q_t = np.ascontiguousarray(q.T)
     del q
-    foreground_t = np.ascontiguousarray(foreground.T)
-    valid_t = None if valid is None else np.ascontiguousarray(valid.T)
-    for direction, row_direction in (("top", "left"), ("bottom", "right")):
-        k = DIRECTIONS.index(direction)
-        tp[k], n_gt[k] = _thinned_hits(q_t, foreground_t, valid_t, row_direction, threshold_list)
-    del q_t
 
     recall, r_dir = [], np.zeros(shape)
     for j in range(len(threshold_list)):

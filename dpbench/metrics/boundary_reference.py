@@ -52,28 +52,30 @@ def _pair_validity(valid: np.ndarray) -> list[np.ndarray]:
     return [horizontal, vertical, horizontal, vertical]
 
 
+def _runs(rows: np.ndarray, cols: np.ndarray):
+    """Yield index lists of runs: consecutive entries of one row whose columns rise by exactly 1."""
+    run = [0]
+    for i in range(1, len(rows)):
+        last = run[-1]
+        if rows[i] == rows[last] and cols[i] == cols[last] + 1:
+            run.append(i)
+        else:
+            yield run
+            run = [i]
+    yield run
+
+
 def _nms_along_rows(ratio: np.ndarray, t: float) -> np.ndarray:
-    """Keep, in every run of consecutive above-threshold entries of a row, the first maximum."""
+    """Keep, in every run of consecutive above-threshold entries of a row, the first maximum
+    (``np.argmax`` over the run's values, as the released loop does)."""
     keep = np.zeros(ratio.shape, dtype=bool)
     rows, cols = np.nonzero(ratio > t)
-    run: list[int] = []
-    for i in range(len(rows)):
-        continues = bool(run) and rows[i] == rows[run[-1]] and cols[i] == cols[run[-1]] + 1
-        if run and not continues:
-            _keep_first_max(ratio, rows, cols, run, keep)
-            run = []
-        run.append(i)
-    if run:
-        _keep_first_max(ratio, rows, cols, run, keep)
+    if len(rows) == 0:
+        return keep
+    for run in _runs(rows, cols):
+        best = run[int(np.argmax([ratio[rows[i], cols[i]] for i in run]))]
+        keep[rows[best], cols[best]] = True
     return keep
-
-
-def _keep_first_max(ratio, rows, cols, run, keep) -> None:
-    best = run[0]
-    for i in run[1:]:
-        if ratio[rows[i], cols[i]] > ratio[rows[best], cols[best]]:
-            best = i
-    keep[rows[best], cols[best]] = True
 
 
 def _nms_along_columns(ratio: np.ndarray, t: float) -> np.ndarray:
