@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from dpbench.report.document import Report, report_json
-from dpbench.report.tables import AVG_RANK, PAPER, REFERENCE, SuiteSection, Table, ties_phrase
+from dpbench.report.tables import AVG_RANK, PAPER, REFERENCE, SuiteSection, Table
 
 FORMATS = ("markdown", "csv", "latex", "html", "json")
 REFERENCE_MARK = "†"
@@ -31,6 +31,8 @@ def row_label(row) -> str:
 
 
 def _option_text(value) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_option_text(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return ", ".join(_option_text(v) for v in value)
     if isinstance(value, float):
@@ -236,7 +238,3 @@ def render_json(report: Report) -> str:
     """The ``dpbench-report/1`` JSON document (the input of ``dpbench check``)."""
     return json.dumps(report_json(report), indent=2, allow_nan=False) + "\n"
 
-
-def tie_note(report: Report) -> str:
-    """The tie rule, in words."""
-    return f"ties share the {ties_phrase(report.ties)} position of the tied group"

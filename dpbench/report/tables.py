@@ -223,7 +223,8 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False,
             "table1", "Metric depth: δ1 (%) and average rank (Table 1 style)",
             [Column(d, RANK_METRIC, d) for d in depth_sets],
             [f"Avg. Rank: rank on δ1 per dataset, averaged over the datasets a model has; "
-             f"ties share the {ties_phrase(ties)} position of the tied group."],
+             f"ties share the {ties_phrase(ties)} position of the tied group"
+             + ("; the paper's methods are ranked together with the runs." if use_paper else ".")],
         )
         ranks = _add_rank_column(table, ties)
         tables.append(table)
