@@ -306,3 +306,171 @@ def make_nuscenes_tree(root: Path, rng: np.random.Generator, scenes: dict[str, i
     for name, records in tables.items():
         write_table(root / version, name, records)
     return truth
+
+
+# --------------------------------------------------------------------------------------------
+# Spring: train/<NNNN>/{frame_left, disp1_left (2x), cam_data/intrinsics.txt, maps/skymap_left}
+def make_spring_tree(root: Path, rng: np.random.Generator, scenes: dict[str, int] | None = None,
+                     size=(4, 6)) -> dict[str, dict]:
+    from dpbench.io.spring import write_dsp5, write_intrinsics
+
+    scenes = scenes if scenes is not None else {"0001": 2, "0004": 1}
+    height, width = size
+    truth = {}
+    for number, (scene, count) in enumerate(scenes.items()):
+        folder = root / "train" / scene
+        intrinsics = np.array([[2181.82 / 320 * width + number + f, 2181.82, width / 2, height / 2] for f in range(count)])
+        write_intrinsics(folder / "cam_data" / "intrinsics.txt", intrinsics)
+        (folder / "cam_data" / "extrinsics.txt").write_text("".join("1 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1\n" for _ in range(count)))
+        for frame in range(1, count + 1):
+            for cam in ("left", "right"):
+                image = random_rgb(rng, height, width)
+                write_image(folder / f"frame_{cam}" / f"frame_{cam}_{frame:04d}.png", image)
+                disparity = rng.uniform(0.5, 40, size=(2 * height, 2 * width)).astype(np.float32)
+                disparity[0, 0] = 0.0  # maps to pixel (0, 0): invalid
+                disparity[2, 4] = np.nan  # maps to pixel (1, 2): invalid
+                disparity[1, 1] = -5.0  # odd row/column: dropped by the [::2, ::2] subsampling
+                write_dsp5(folder / f"disp1_{cam}" / f"disp1_{cam}_{frame:04d}.dsp5", disparity)
+                sky = np.zeros(size, np.uint8)
+                sky[0, -1] = 255
+                _write_grey(folder / "maps" / f"skymap_{cam}" / f"skymap_{cam}_{frame:04d}.png", sky)
+                truth[f"{cam}:{scene}/{frame:04d}"] = dict(image=image, disparity=disparity, fx=intrinsics[frame - 1, 0], sky=sky)
+    return truth
+
+
+# --------------------------------------------------------------------------------------------
+# iBims-1: ibims1_core_raw/{rgb,depth,mask_invalid,mask_transp}/<name>.png, calib/<name>.txt
+def make_ibims_tree(root: Path, rng: np.random.Generator, names=("corridor_01", "office_03"), size=(4, 5),
+                    image_list: bool = True) -> dict[str, dict]:
+    from dpbench.io.ibims import write_calib
+    from dpbench.io.png16 import write_png16
+
+    core = root / "ibims1_core_raw"
+    truth = {}
+    for number, name in enumerate(names):
+        image = random_rgb(rng, *size)
+        write_image(core / "rgb" / f"{name}.png", image)
+        raw = rng.integers(0, 65536, size=size, dtype=np.uint16)
+        raw[0, 0] = 0
+        write_png16(core / "depth" / f"{name}.png", raw)
+        invalid = np.full(size, 255, np.uint8)
+        invalid[1, 1] = 0
+        transp = np.full(size, 255, np.uint8)
+        transp[2, 2] = 0
+        _write_grey(core / "mask_invalid" / f"{name}.png", invalid)
+        _write_grey(core / "mask_transp" / f"{name}.png", transp)
+        fx = 559.62 + number
+        write_calib(core / "calib" / f"{name}.txt", fx, fx + 1, 320.5, 240.25)
+        truth[name] = dict(image=image, raw=raw, invalid=invalid, transp=transp, fx=fx)
+    if image_list:
+        (root / "imagelist.txt").write_text("".join(f"{n}\n" for n in reversed(names)))
+    return truth
+
+
+# --------------------------------------------------------------------------------------------
+# HyperSim: ai_VVV_NNN/images/scene_cam_XX_{final_preview,geometry_hdf5}/frame.IIII.* + split CSV
+def make_hypersim_tree(root: Path, rng: np.random.Generator, size=(6, 8),
+                       frames=(("ai_001_001", "cam_00", 0, "val"), ("ai_001_001", "cam_00", 3, "val"),
+                               ("ai_002_004", "cam_01", 1, "test"), ("ai_003_001", "cam_00", 2, "train"))) -> dict:
+    from dpbench.io.hypersim import write_hdf5
+
+    truth = {}
+    rows = ["scene_name,camera_name,frame_id,included_in_public_release,exclude_reason,split_partition_name"]
+    for scene, camera, frame, split in frames:
+        images = root / scene / "images"
+        image = random_rgb(rng, *size)
+        write_image(images / f"scene_{camera}_final_preview" / f"frame.{frame:04d}.tonemap.jpg", image, quality=100)
+        distance = rng.uniform(0.5, 20, size=size).astype(np.float16)
+        distance[0, 0] = np.nan
+        write_hdf5(images / f"scene_{camera}_geometry_hdf5" / f"frame.{frame:04d}.depth_meters.hdf5", distance)
+        entity = np.ones(size, np.int32)
+        entity[1, 1] = -1
+        write_hdf5(images / f"scene_{camera}_geometry_hdf5" / f"frame.{frame:04d}.render_entity_id.hdf5", entity)
+        rows.append(f"{scene},{camera},{frame},True,,{split}")
+        truth[f"{scene}/{camera}/{frame:04d}"] = dict(image_path=images / f"scene_{camera}_final_preview" / f"frame.{frame:04d}.tonemap.jpg",
+                                                      distance=distance, entity=entity, split=split)
+    rows.append("ai_009_009,cam_00,0,False,some reason,val")  # not in the public release: ignored
+    (root / "metadata_images_split_scene_v1.csv").write_text("\n".join(rows) + "\n")
+    return truth
+
+
+# --------------------------------------------------------------------------------------------
+# NYUv2: nyu_depth_v2_labeled.mat (HDF5) + splits.mat, or the PNG export
+def make_nyu_mat_tree(root: Path, rng: np.random.Generator, count: int = 5, test=(2, 5)) -> dict:
+    from dpbench.io.nyu import write_labeled, write_splits
+
+    images = rng.integers(0, 256, size=(count, 480, 640, 3), dtype=np.uint8)
+    depths = rng.uniform(0.5, 9.5, size=(count, 480, 640)).astype(np.float32)
+    raw = depths.copy()
+    raw[:, 100:110, 200:210] = 0
+    write_labeled(root / "nyu_depth_v2_labeled.mat", images, depths, raw)
+    write_splits(root / "splits.mat", [i for i in range(1, count + 1) if i not in test], list(test))
+    return dict(images=images, depths=depths, raw=raw, test=list(test))
+
+
+def make_nyu_png_tree(root: Path, rng: np.random.Generator) -> dict:
+    from dpbench.io.png16 import write_png16
+
+    truth = {}
+    for folder, scene, number in (("test", "bathroom", "0001"), ("test", "kitchen", "0045"), ("train", "office", "0003")):
+        image = random_rgb(rng, 480, 640)
+        write_image(root / folder / scene / f"rgb_{number}.png", image)
+        mm = rng.integers(0, 10000, size=(480, 640), dtype=np.uint16)
+        filled = np.maximum(mm, 500).astype(np.uint16)
+        write_png16(root / folder / scene / f"depth_{number}.png", mm)
+        write_png16(root / folder / scene / f"filled_{number}.png", filled)
+        truth[f"{scene}/{number}"] = dict(image=image, mm=mm, filled=filled, folder=folder)
+    return truth
+
+
+# --------------------------------------------------------------------------------------------
+# KITTI: raw drives + calib_cam_to_cam.txt + data_depth_annotated/{train,val}
+def make_kitti_tree(root: Path, rng: np.random.Generator, size=(10, 24)) -> dict:
+    from dpbench.io.kitti import write_calib_file
+    from dpbench.io.png16 import write_png16
+
+    drives = {"2011_09_26/2011_09_26_drive_0002_sync": ("val", ["0000000005", "0000000069"]),
+              "2011_09_26/2011_09_26_drive_0009_sync": ("train", ["0000000016"]),
+              "2011_10_03/2011_10_03_drive_0047_sync": ("val", ["0000000000"])}
+    focal = {"2011_09_26": 721.5377, "2011_10_03": 718.856}
+    truth = {}
+    for date, fx in focal.items():
+        P = np.array([[fx, 0, 609.5593, 44.85728], [0, fx, 172.854, 0.2163791], [0, 0, 1, 0.002745884]])
+        write_calib_file(root / date / "calib_cam_to_cam.txt",
+                         {"calib_time": "09-Jan-2012 13:57:47", "P_rect_00": P * 0 + 1, "P_rect_02": P})
+    for drive, (part, frames) in drives.items():
+        for frame in frames:
+            image = random_rgb(rng, *size)
+            write_image(root / drive / "image_02" / "data" / f"{frame}.png", image)
+            raw = rng.integers(0, 80 * 256, size=size, dtype=np.uint16)
+            raw[rng.random(size) < 0.5] = 0
+            gt = root / "data_depth_annotated" / part / drive.split("/")[1] / "proj_depth" / "groundtruth" / "image_02" / f"{frame}.png"
+            write_png16(gt, raw)
+            truth[f"{drive.split('/')[1]}/{frame}"] = dict(image=image, raw=raw, fx=focal[drive[:10]], part=part)
+    # an Eigen-list frame whose image exists but that has no improved GT
+    write_image(root / "2011_09_26/2011_09_26_drive_0002_sync/image_02/data/0000000001.png", random_rgb(rng, *size))
+    lines = ["2011_09_26/2011_09_26_drive_0002_sync 5 l", "2011_09_26/2011_09_26_drive_0002_sync 1 l",
+             "2011_10_03/2011_10_03_drive_0047_sync 0 l", "2011_09_26/2011_09_26_drive_0009_sync 16 l"]
+    (root / "eigen_test_files.txt").write_text("\n".join(lines) + "\n")
+    return truth
+
+
+# --------------------------------------------------------------------------------------------
+# DIODE: val/{indoors,outdoors}/scene_X/scan_Y/<id>.png + _depth.npy + _depth_mask.npy
+def make_diode_tree(root: Path, rng: np.random.Generator, size=(4, 6)) -> dict:
+    from dpbench.io.diode import write_depth, write_mask
+
+    truth = {}
+    for kind, scene, scan, index in (("indoors", "00019", "00183", "000"), ("outdoors", "00022", "00194", "010"),
+                                     ("indoors", "00020", "00184", "020")):
+        folder = root / "val" / kind / f"scene_{scene}" / f"scan_{scan}"
+        name = f"{scene}_{scan}_{kind}_{index}_010"
+        image = random_rgb(rng, *size)
+        write_image(folder / f"{name}.png", image)
+        depth = rng.uniform(0.6, 300, size=size).astype(np.float32)
+        mask = rng.random(size) > 0.3
+        depth[~mask] = 0
+        write_depth(folder / f"{name}_depth.npy", depth)
+        write_mask(folder / f"{name}_depth_mask.npy", mask)
+        truth[f"{kind}/scene_{scene}/scan_{scan}/{name}"] = dict(image=image, depth=depth, mask=mask)
+    return truth

@@ -1,0 +1,79 @@
+"""Spring (Stuttgart) stereo ground truth: ``.dsp5`` disparity (HDF5) and ``intrinsics.txt``.
+
+A ``.dsp5`` file stores float disparity (px) under the HDF5 key ``"disparity"`` at **twice**
+the image resolution (3840×2160 for 1920×1080 images); take every second pixel ([::2, ::2])
+to get image resolution. ``cam_data/intrinsics.txt`` holds one row ``fx fy cx cy`` per frame
+(row index = frame − 1), at image resolution. Depth (m) = fx · baseline / disparity with the
+Spring baseline of 0.065 m.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from dpbench.errors import DatasetError
+
+DISPARITY_KEY = "disparity"
+
+
+def read_dsp5(path: str | os.PathLike) -> np.ndarray:
+    """Read a Spring ``.dsp5`` file as a float32 disparity map at its stored (2×) resolution."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: Spring disparity file not found")
+    try:
+        with h5py.File(path, "r") as handle:
+            if DISPARITY_KEY not in handle:
+                raise DatasetError(f"{path}: no '{DISPARITY_KEY}' dataset (found: {', '.join(handle.keys()) or 'none'})")
+            array = handle[DISPARITY_KEY][()]
+    except OSError as exc:
+        raise DatasetError(f"{path}: unreadable HDF5 file ({exc})") from None
+    if array.ndim != 2:
+        raise DatasetError(f"{path}: disparity must be 2-D, found shape {array.shape}")
+    return np.asarray(array, dtype=np.float32)
+
+
+def write_dsp5(path: str | os.PathLike, disparity: np.ndarray) -> None:
+    """Write a disparity map (already at the 2× GT resolution) as a ``.dsp5`` HDF5 file."""
+    disparity = np.asarray(disparity)
+    if disparity.ndim != 2:
+        raise ValueError(f"expected a 2-D disparity, got shape {disparity.shape}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset(DISPARITY_KEY, data=disparity.astype(np.float32), compression="gzip")
+
+
+def read_intrinsics(path: str | os.PathLike) -> np.ndarray:
+    """Read ``cam_data/intrinsics.txt`` as an N×4 float64 array of (fx, fy, cx, cy) per frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: Spring intrinsics.txt not found")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="ascii", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            values = [float(v) for v in line.replace(",", " ").split()]
+        except ValueError:
+            raise DatasetError(f"{path}: line {number}: non-numeric intrinsics {line!r}") from None
+        if len(values) != 4:
+            raise DatasetError(f"{path}: line {number}: expected 4 values (fx fy cx cy), found {len(values)}")
+        rows.append(values)
+    if not rows:
+        raise DatasetError(f"{path}: no intrinsics rows")
+    return np.array(rows, dtype=np.float64)
+
+
+def write_intrinsics(path: str | os.PathLike, intrinsics: np.ndarray) -> None:
+    """Write an N×4 (fx, fy, cx, cy) array as ``intrinsics.txt``, one frame per line."""
+    intrinsics = np.asarray(intrinsics, dtype=np.float64)
+    if intrinsics.ndim != 2 or intrinsics.shape[1] != 4:
+        raise ValueError(f"expected N×4 intrinsics, got {intrinsics.shape}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(" ".join(repr(float(v)) for v in row) + "\n" for row in intrinsics))
