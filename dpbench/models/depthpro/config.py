@@ -134,8 +134,8 @@ DEFAULT = DepthProConfig()
 TINY = DepthProConfig(
     vit=ViTConfig(embed_dim=64, depth=4, num_heads=4, img_size=128),
     hook_block_ids=(1, 2),
-    encoder_feature_dims=(32, 48, 64, 64),
-    decoder_features=32,
+    encoder_feature_dims=(16, 24, 32, 32),
+    decoder_features=16,
 )
 
 #: Full geometry and widths (1536 px input, ViT-L) with 4 blocks per ViT instead of 24: the

@@ -106,6 +106,27 @@ def hf_key_to_native(key: str) -> str | None:
     raise KeyError(key)
 
 
+def native_to_hf(state: Mapping[str, torch.Tensor], hf_keys) -> dict[str, torch.Tensor]:
+    """The tensors of a native state dict under the HF names ``hf_keys`` (a model's key list).
+
+    Each HF key is mapped back with the same rules as :func:`hf_to_native` (q/k/v take their
+    third of the fused ``qkv``), so a round trip through both functions is the identity.
+    """
+    converted: dict[str, torch.Tensor] = {}
+    for key in hf_keys:
+        target = hf_key_to_native(key)
+        if target is not None:
+            converted[key] = state[target]
+            continue
+        for hf_prefix, native_prefix in _VIT_PREFIXES:
+            match = _QKV.fullmatch(key[len(hf_prefix):]) if key.startswith(hf_prefix) else None
+            if match:
+                fused = state[f"{native_prefix}blocks.{match['n']}.attn.qkv.{match['p']}"]
+                converted[key] = fused.chunk(3, dim=0)[_QKV_ORDER[match["new"] or match["old"]]]
+                break
+    return converted
+
+
 def hf_to_native(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename a transformers DepthPro state dict to the released key names (see module doc)."""
     native: dict[str, torch.Tensor] = {}

@@ -53,7 +53,8 @@ def normalize_images(images: np.ndarray | Sequence[np.ndarray], device: torch.de
         if image.shape != shape:
             raise ValueError(f"images of one batch must share a size, got {shape} and {image.shape}")
     stacked = torch.from_numpy(np.stack([np.ascontiguousarray(im.transpose(2, 0, 1)) for im in batch]))
-    x = stacked.to(device).to(torch.float32).div(255)
+    # As the released transform: to float and /255 on the CPU, then normalise on the device.
+    x = stacked.to(torch.float32).div(255).to(device)
     return x.sub_(0.5).div_(0.5)
 
 
@@ -65,13 +66,15 @@ def autocast_context(device: torch.device, dtype: torch.dtype):
 
 
 def _focal_list(f_px, batch: int) -> list[float | None]:
+    """One focal (or None) per image, each a finite positive float when given."""
     if f_px is None:
-        return [None] * batch
-    if isinstance(f_px, (int, float, np.floating, np.integer)):
-        return [float(f_px)] * batch
-    if isinstance(f_px, torch.Tensor):
-        f_px = f_px.detach().flatten().tolist()
-    focals = [None if f is None else float(f) for f in f_px]
+        focals: list[float | None] = [None] * batch
+    elif isinstance(f_px, (int, float, np.floating, np.integer)):
+        focals = [float(f_px)] * batch
+    else:
+        if isinstance(f_px, torch.Tensor):
+            f_px = f_px.detach().flatten().tolist()
+        focals = [None if f is None else float(f) for f in f_px]
     if len(focals) != batch:
         raise ValueError(f"got {len(focals)} focal lengths for {batch} images")
     for f in focals:
