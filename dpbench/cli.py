@@ -272,7 +272,7 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
         click.echo(f"report written to {out}", err=True)
     if plots_dir is not None:
         click.echo(f"{len(plots)} figure(s) written to {plots_dir}", err=True)
-    for note in notes:
+    for note in [*report.notes, *notes]:
         click.echo(f"note: {note}", err=True)
 
 

@@ -190,7 +190,7 @@ def test_paper_rows_and_differences_on_a_paper_suite(tmp_path):
         and r["dataset"] == "booster").items()
 
 
-def test_paper_numbers_are_not_mixed_into_the_sample_suite(report, three_runs):
+def test_paper_numbers_are_not_mixed_into_the_sample_suite(three_runs):
     with_paper = build_report([three_runs / "run-a"], paper=True)
     assert all(row.kind != PAPER for s in with_paper.sections for t in s.tables for row in t.rows)
 
@@ -220,3 +220,10 @@ def test_two_suites_get_separate_sections(tmp_path):
     report = build_report([tmp_path / "s1", tmp_path / "s2"])
     assert [s.suite for s in report.sections] == ["sample", "other"]
     assert [len(s.aggregates) for s in report.sections] == [1, 1]
+
+
+def test_paper_flag_on_a_non_paper_suite_says_why_nothing_is_added(three_runs):
+    report = build_report([three_runs / "run-a"], paper=True)
+    assert len(report.notes) == 1 and "'sample'" in report.notes[0]
+    assert report.notes[0] in render_report(report, "markdown")
+    assert report.notes[0] in render_report(report, "latex")

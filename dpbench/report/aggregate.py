@@ -102,8 +102,10 @@ def _dataset_order(manifest: dict, rows: pd.DataFrame) -> list[str]:
     return names
 
 
-def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None = None) -> dict:
-    """:func:`aggregate_run` on rows and a manifest already in memory."""
+def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None = None,
+                   status: str | None = None) -> dict:
+    """:func:`aggregate_run` on rows and a manifest already in memory (``status`` overrides the
+    manifest's, e.g. a 'running' run whose process is gone is 'interrupted')."""
     protocol = dict(manifest.get("protocol") or {})
     aggregation = aggregation or protocol.get("aggregation") or DEFAULT_AGGREGATION
     if aggregation not in AGGREGATIONS:
@@ -134,7 +136,7 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
         "model": model,
         "suite": manifest.get("suite"),
         "reference": bool(model.get("reads_ground_truth", False)),
-        "status": manifest.get("status"),
+        "status": status or manifest.get("status"),
         "created": manifest.get("created"),
         "protocol": protocol,
         "environment": dict(manifest.get("environment") or {}),
@@ -154,7 +156,7 @@ def aggregate_run(store: RunStore | str | os.PathLike, aggregation: str | None =
     δ values are fractions; an undefined score is None.
     """
     store = open_store(store)
-    return aggregate_rows(store.rows(), store.manifest, aggregation)
+    return aggregate_rows(store.rows(), store.manifest, aggregation, status=store.status)
 
 
 # --- the end-of-run summary -------------------------------------------------------------------

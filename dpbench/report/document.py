@@ -28,7 +28,7 @@ class Report:
     sections: list[SuiteSection]
     paper: bool = False
     ties: str = DEFAULT_TIE_RULE
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # things the reader should know (shown by every format)
 
 
 def utc_now() -> str:
@@ -54,14 +54,16 @@ def build_report(
     aggregates = []
     for store in map(open_store, runs):
         frame = store.rows()
-        agg = aggregate_rows(frame, store.manifest, aggregation)
+        agg = aggregate_rows(frame, store.manifest, aggregation, status=store.status)
         if agg["run_id"] in stores:  # two folders holding the same run id: keep them apart
             agg["run_id"] = f"{agg['run_id']}@{store.path}"
         stores[agg["run_id"]], rows[agg["run_id"]] = store, frame
         aggregates.append(agg)
     sections = [build_suite_section(group, paper=paper, ties=ties)
                 for group in group_by_suite(aggregates).values()]
-    return Report(utc_now(), stores, rows, aggregates, sections, paper=paper, ties=ties)
+    notes = [f"--paper: suite {s.suite!r} does not evaluate the paper's datasets with its protocol, "
+             "so no published numbers are shown for it" for s in sections if paper and not s.paper]
+    return Report(utc_now(), stores, rows, aggregates, sections, paper=paper, ties=ties, notes=notes)
 
 
 def report_json(report: Report) -> dict:

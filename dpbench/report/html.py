@@ -59,7 +59,8 @@ def plot_html(plot: Plot) -> str:
 
 
 def render_html(report: Report, plots: Sequence[Plot] = (), notes: Sequence[str] = ()) -> str:
-    """The whole report as one HTML document; ``notes`` explain figures that are missing."""
+    """The whole report as one HTML document; ``notes`` (e.g. why a figure is missing) are listed
+    after the report's own notes."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>dpbench report</title>", f"<style>{_STYLE}</style></head><body>",
            "<h1>dpbench report</h1>",
@@ -84,7 +85,9 @@ def render_html(report: Report, plots: Sequence[Plot] = (), notes: Sequence[str]
         if section_plots:
             out.append("<h3>Figures</h3>")
             out += [plot_html(plot) for plot in section_plots]
-    if notes:
-        out.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in notes) + "</ul>")
+    every_note = [*report.notes, *notes]
+    if every_note:
+        out.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in every_note)
+                   + "</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

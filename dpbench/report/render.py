@@ -129,6 +129,8 @@ def render_markdown(report: Report, plot_links: Mapping[str, Sequence[tuple[str,
                 out.append("")
         for title, path in (plot_links or {}).get(section.suite, []):
             out += [f"![{title}]({path})", ""]
+    if report.notes:
+        out += ["## Notes", ""] + [f"- {note}" for note in report.notes]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -221,7 +223,7 @@ def latex_table(table: Table, suite: str) -> str:
 def render_latex(report: Report) -> str:
     """The report as LaTeX tables (needs ``\\usepackage{booktabs}``)."""
     out = [f"% dpbench report, generated {report.generated}; needs \\usepackage{{booktabs}}",
-           "% " + LEGEND.replace("\n", " "), ""]
+           "% " + LEGEND, *[f"% note: {note}" for note in report.notes], ""]
     for section in report.sections:
         common, varying = protocol_split(section)
         out.append(f"% suite {section.suite}; protocol: "

@@ -13,7 +13,6 @@ competitors), and each run of a model the paper evaluated gets a row of differen
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -118,10 +117,7 @@ def _diff_text(metric: str, value: float | None) -> str:
 
 
 def _get(results: dict, dataset: str | None, metric: str) -> float | None:
-    if dataset is None:
-        return None
-    value = results.get(dataset, {}).get(metric)
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    return results.get(dataset, {}).get(metric) if dataset is not None else None
 
 
 class _TableBuilder:
@@ -169,7 +165,7 @@ class _TableBuilder:
 def _bold_best(table: Table) -> None:
     """Bold the best value of each column among ranked rows (runs and paper methods)."""
     for index, column in enumerate(table.columns):
-        higher = METRICS[column.metric].higher_is_better if column.metric in METRICS else False
+        higher = METRICS[column.metric].higher_is_better
         ranked = [row.cells[index] for row in table.rows
                   if row.kind in (RUN, PAPER) and row.cells[index].value is not None]
         if not ranked:
