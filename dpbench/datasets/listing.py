@@ -1,0 +1,61 @@
+"""The rows of ``dpbench datasets``: every registered dataset, its layout, and what is on disk."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from dpbench.datasets import dataset_names, find_dataset_root, get_dataset_class
+from dpbench.datasets.base import load_protocol
+
+log = logging.getLogger(__name__)
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def dataset_row(name: str, data_root: str | os.PathLike | None) -> dict:
+    """One row: name, task, found (None without a data root), samples of the default split,
+    root, layout, expected (the protocol's sample count) and notes (why it did not open)."""
+    row: dict = {"name": name, "task": None, "found": None, "samples": None, "root": None, "layout": "",
+                 "expected": None, "notes": ""}
+    try:
+        cls = get_dataset_class(name)
+        protocol = load_protocol(name)
+    except Exception as exc:  # a broken plug-in or protocol file must not break the listing
+        row["notes"] = _one_line(f"cannot load: {exc}")
+        return row
+    row.update(task=cls.task, layout=_one_line(cls.layout or protocol.get("layout", "")),
+               expected=protocol.get("expected_samples"))
+    if data_root is None:
+        return row
+    try:
+        root = find_dataset_root(name, data_root)
+    except Exception as exc:
+        row.update(found=False, notes=_one_line(f"layout check failed: {exc}"))
+        return row
+    row["found"] = root is not None
+    if root is None:
+        return row
+    row["root"] = str(root)
+    try:
+        dataset = cls(root)
+    except Exception as exc:
+        row["notes"] = _one_line(f"found but does not open: {exc}")
+        return row
+    row["samples"] = len(dataset)
+    notes = []
+    if dataset.excluded:
+        notes.append("excluded " + ", ".join(f"{n} ({reason})" for reason, n in dataset.exclusion_summary().items()))
+    if row["expected"] is not None and row["samples"] != row["expected"]:
+        notes.append(f"protocol expects {row['expected']}")
+    row["notes"] = _one_line("; ".join(notes))
+    return row
+
+
+def dataset_rows(data_root: Path | str | None) -> list[dict]:
+    """Rows for every registered dataset (see :func:`dataset_row`), sorted by name."""
+    return [dataset_row(name, data_root) for name in dataset_names()]
