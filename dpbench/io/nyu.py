@@ -76,16 +76,13 @@ def read_splits(path: str | os.PathLike) -> dict[str, list[int]]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: NYUv2 splits.mat not found")
-    data: dict = {}
     try:
-        data = scipy.io.loadmat(str(path))
-    except NotImplementedError:  # MATLAB v7.3: HDF5
-        try:
+        if h5py.is_hdf5(path):  # MATLAB v7.3
             with h5py.File(path, "r") as handle:
                 data = {k: handle[k][()] for k in SPLIT_KEYS.values() if k in handle}
-        except OSError as exc:
-            raise DatasetError(f"{path}: unreadable splits file ({exc})") from None
-    except (ValueError, OSError, TypeError) as exc:
+        else:
+            data = scipy.io.loadmat(str(path))
+    except (ValueError, OSError, TypeError, NotImplementedError) as exc:
         raise DatasetError(f"{path}: unreadable splits file ({exc})") from None
     out = {}
     for split, key in SPLIT_KEYS.items():
