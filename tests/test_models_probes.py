@@ -19,6 +19,8 @@ from dpbench.models.probes import (
     MASK_NEAR_DEPTH,
     NO_GT_DEPTH,
     blur_inverse_depth,
+    box_blur_sigma,
+    box_width,
     fill_invalid,
 )
 from dpbench.types import Prediction, Sample
@@ -180,6 +182,17 @@ def test_fill_invalid_by_hand():
     valid = np.array([[True, False, False, True]])
     np.testing.assert_array_equal(fill_invalid(depth, valid), [[1.0, 1.0, 4.0, 4.0]])
     np.testing.assert_array_equal(fill_invalid(depth, np.zeros_like(valid)), np.full((1, 4), NO_GT_DEPTH))
+    # a 2-D case: two valid pixels, every other pixel takes the nearer one's value
+    depth = np.zeros((5, 7), np.float32)
+    valid = np.zeros((5, 7), bool)
+    depth[0, 0], depth[4, 6] = 1.0, 9.0
+    valid[0, 0] = valid[4, 6] = True
+    filled = fill_invalid(depth, valid)
+    rows, cols = np.mgrid[0:5, 0:7]
+    to_first = np.hypot(rows, cols)
+    to_second = np.hypot(rows - 4, cols - 6)
+    clear = np.abs(to_first - to_second) > 0.5  # away from the tie line
+    np.testing.assert_array_equal(filled[clear], np.where(to_first < to_second, 1.0, 9.0)[clear])
 
 
 def test_gt_blur_keeps_delta_loses_boundaries(depth_sample):
@@ -193,17 +206,49 @@ def test_gt_blur_keeps_delta_loses_boundaries(depth_sample):
     assert ref_boundary_f1(wide.depth, gt) < ref_boundary_f1(pred.depth, gt)
     assert model.blur_sigma(48, 64) == 2.0  # 1% of an 80-px diagonal is below the 2-px floor
     assert model.blur_sigma(3000, 4000) == pytest.approx(50.0)
+    assert pred.meta["blur_box_width"] == 5 and pred.meta["blur_sigma"] == pytest.approx(math.sqrt(6))
 
 
-def test_blur_is_in_inverse_depth():
-    depth = np.array([[1.0, 1.0, 4.0, 4.0, 4.0]], dtype=np.float32)
-    out = blur_inverse_depth(depth, sigma=1.0)
-    from scipy import ndimage
+def _box(array, width):
+    """Slow, obvious box filter with replicated borders (float64)."""
+    r = width // 2
+    padded = np.pad(array.astype(np.float64), r, mode="edge")
+    out = np.zeros(array.shape)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            out += padded[r + dy: r + dy + array.shape[0], r + dx: r + dx + array.shape[1]]
+    return out / width**2
 
-    expected = 1.0 / ndimage.gaussian_filter(1.0 / depth.astype(np.float64), 1.0, mode="nearest")
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+def test_blur_is_three_boxes_in_inverse_depth(rng):
+    depth = rng.uniform(1.0, 8.0, size=(17, 23)).astype(np.float32)
+    out = blur_inverse_depth(depth, sigma=2.0)
+    assert box_width(2.0) == 5  # sqrt(4·2² + 1) = 4.12 -> nearest odd width 5
+    inverse = 1.0 / depth.astype(np.float64)
+    for _ in range(3):
+        inverse = _box(inverse, 5)
+    np.testing.assert_allclose(out, 1.0 / inverse, rtol=1e-5)
     # not the same as blurring depth itself
-    assert not np.allclose(out, ndimage.gaussian_filter(depth, 1.0, mode="nearest"))
+    depth_blurred = _box(_box(_box(depth, 5), 5), 5)
+    assert not np.allclose(out, depth_blurred, rtol=1e-3)
+
+
+def test_box_width_matches_the_requested_sigma():
+    for sigma in (1.0, 2.0, 3.7, 10.0, 72.0):
+        width = box_width(sigma)
+        assert width % 2 == 1
+        # the chosen odd width is the best one: its neighbours are farther from sigma
+        error = abs(box_blur_sigma(width) - sigma)
+        assert error <= abs(box_blur_sigma(width + 2) - sigma)
+        assert width == 1 or error <= abs(box_blur_sigma(width - 2) - sigma)
+    # variance of 3 boxes of width 5 is 3 * (25 - 1) / 12 = 6, checked on an impulse response
+    impulse = np.zeros((1, 41))
+    impulse[0, 20] = 1.0
+    response = _box(_box(_box(impulse, 5), 5), 5)[0]
+    response /= response.sum()
+    offsets = np.arange(41) - 20
+    # a 2-D box on a 1-row image averages rows of the replicated row: the x profile is exact
+    assert np.sum(response * offsets**2) == pytest.approx(box_blur_sigma(5) ** 2)
 
 
 def test_gt_scale_collapses_delta_keeps_f1(depth_sample):
