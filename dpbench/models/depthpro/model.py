@@ -70,7 +70,7 @@ class DepthProModel(DepthModel):
         *,
         device: str = "auto",
         precision: str = "fp32",
-        batch_size: int = 4,
+        batch_size: int = 1,
         channels_last: bool | None = None,
         compile: bool = False,
         config_name: str = "default",
@@ -171,7 +171,7 @@ def create_depthpro(
     config: DepthProConfig | str | None = "default",
     compile: bool = False,
     channels_last: bool | None = None,
-    batch_size: int = 4,
+    batch_size: int = 1,
     pretrained: bool = True,
     download: bool = True,
 ) -> DepthProModel:
