@@ -78,6 +78,8 @@ class Protocol:
         if unknown:
             raise ProtocolError(f"unknown protocol option(s): {', '.join(unknown)}")
         merged = {k: v for k, v in options.items() if k in names}
+        if "alignment_requested" in options:  # a manifest record: "alignment" there is resolved
+            merged["alignment"] = options["alignment_requested"]
         merged.update({k: v for k, v in overrides.items() if v is not None})
         missing = sorted(names - set(merged))
         if missing:

@@ -139,12 +139,16 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
 
 def environment_record(device: str, precision: str, world_size: int) -> dict:
     """Versions, device, precision, git commit and host of this run (manifest ``environment``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     versions = {}
-    for module in ("numpy", "torch", "timm", "scipy", "pandas", "cv2", "h5py", "pyarrow"):
-        try:
-            versions[module] = getattr(__import__(module), "__version__", None)
-        except ImportError:
-            versions[module] = None
+    for key, distribution in (("numpy", "numpy"), ("torch", "torch"), ("timm", "timm"), ("scipy", "scipy"),
+                              ("pandas", "pandas"), ("cv2", "opencv-python-headless"), ("h5py", "h5py"),
+                              ("pyarrow", "pyarrow")):
+        try:  # package metadata: no import (importing torch/timm costs seconds)
+            versions[key] = version(distribution)
+        except PackageNotFoundError:
+            versions[key] = None
     resolved, device_name = _device_info(device)
     commit, dirty = _git_state()
     return {
@@ -164,6 +168,10 @@ def environment_record(device: str, precision: str, world_size: int) -> dict:
 
 
 def _device_info(device: str) -> tuple[str, str]:
+    """The device the model ran on. A model that never imported torch (the probes, cached
+    predictions) ran on the CPU whatever was requested."""
+    if "torch" not in sys.modules:
+        return "cpu", _cpu_name()
     try:
         import torch
 
@@ -344,7 +352,10 @@ class Evaluation:
         else:
             self.row_file = store.row_file
             self.parts_folder = store.parts_folder
-        self.done = store.done_keys()
+        existing = store.rows()
+        self.done = set(zip(existing["dataset"], existing["sample_id"], existing["task"], strict=True))
+        failed = existing[existing["status"] == "error"]
+        self.failed = set(zip(failed["dataset"], failed["sample_id"], strict=True))
         self.rows_written = 0
         self.errors = 0
         self.stopped = False
@@ -377,6 +388,8 @@ class Evaluation:
         self.rows_written += len(rows)
         for row in rows:
             self.done.add((row["dataset"], row["sample_id"], row["task"]))
+            if row["status"] == "error":
+                self.failed.add((row["dataset"], row["sample_id"]))
         if self.row_file.journal_rows >= CONSOLIDATE_EVERY:
             self._consolidate()
 
@@ -482,14 +495,12 @@ class Evaluation:
             self._write_manifest()
 
     def _settle_record(self, name: str, ids: Sequence[str], selected: Sequence[int],
-                       tasks: Sequence[str], rows=None) -> None:
+                       tasks: Sequence[str]) -> None:
         """Final status and error count of a dataset, from the rows present."""
         record = self.records[name]
-        frame = self.store.rows() if rows is None else rows
-        mine = frame[frame["dataset"] == name]
-        have = set(zip(mine["sample_id"], mine["task"], strict=True))
-        wanted = {(ids[i], t) for i in selected for t in tasks}
-        record["num_errors"] = int(mine.loc[mine["status"] == "error", "sample_id"].nunique())
+        wanted = {(name, ids[i], t) for i in selected for t in tasks}
+        have = wanted & self.done
+        record["num_errors"] = sum(1 for d, _ in self.failed if d == name)
         if wanted <= have:
             limited = self.config.limit is not None and record.get("num_available", 0) > len(selected) \
                 and self.sample_filter is None
@@ -509,7 +520,9 @@ class Evaluation:
                    disable=not (self.config.progress and self.ctx.is_main), leave=True, smoothing=0.1)
         loader = Prefetcher(dataset, [i for i, _ in todo], self.config.workers)
         pending: deque[tuple[int, Future]] = deque()
-        max_pending = int(self.config.batch_size) + 2
+        # With on_error='stop' each sample is scored before the next is predicted, so that the
+        # run stops right after the first failing sample.
+        max_pending = 0 if self.config.on_error == "stop" else int(self.config.batch_size) + 2
         batch: list[Loaded] = []
         shown = [0]
         try:

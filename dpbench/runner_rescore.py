@@ -114,10 +114,7 @@ def rescore(run: str | os.PathLike, *, new_id: str | None = None, runs_dir: str 
     if "focal_mode" in overrides and overrides["focal_mode"] != old_focal:
         raise ProtocolError("the focal mode changes the model's input, so cached predictions cannot be "
                             f"re-scored with another one (this run used {old_focal!r}); re-run the model")
-    options = dict(manifest.get("protocol", {}))
-    if "alignment_requested" in options:
-        options["alignment"] = options["alignment_requested"]
-    new_protocol = Protocol.from_options(options, **overrides)
+    new_protocol = Protocol.from_options(manifest.get("protocol", {}), **overrides)
     if source.is_locked():
         raise StoreError(f"run {source.run_id} is still being written; wait for it to finish")
     source.merge_predictions()

@@ -144,21 +144,45 @@ def unescape_h5_name(name: str) -> str:
 def rows_to_frame(records: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Normalise rows into the store's schema: text columns as str ("" when missing), others float64.
 
-    Base columns come first (in :data:`BASE_COLUMNS` order), then the others in order of first
-    appearance, so that every writer produces the same column layout.
+    Base columns come first (in :data:`BASE_COLUMNS` order), then the others in a fixed order
+    (:func:`_column_key`), so that the layout never depends on which rows came first.
     """
-    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
-    for column in BASE_COLUMNS:
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
+    others = sorted((c for c in frame.columns if c not in BASE_COLUMNS), key=_column_key)
+    columns = list(BASE_COLUMNS) + others
+    n = len(frame)
+    data: dict[str, np.ndarray] = {}
+    for column in columns:
+        text = column in TEXT_COLUMNS
         if column not in frame.columns:
-            frame[column] = "" if column in TEXT_COLUMNS else np.nan
-    ordered = list(BASE_COLUMNS) + [c for c in frame.columns if c not in BASE_COLUMNS]
-    frame = frame[ordered]
-    for column in frame.columns:
-        if column in TEXT_COLUMNS:
-            frame[column] = frame[column].map(_text_cell).astype(object)
+            data[column] = np.full(n, "", dtype=object) if text else np.full(n, np.nan)
+        elif text:
+            data[column] = np.array([_text_cell(v) for v in frame[column].tolist()], dtype=object)
         else:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    return frame.reset_index(drop=True)
+            values = frame[column]
+            try:
+                data[column] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                data[column] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.DataFrame(data, columns=columns)
+
+
+_KNOWN_COLUMNS = (
+    "delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "silog", "n_valid",
+    "focal_px_used", "focal_source", "boundary_f1", "boundary_recall", "focal_pred", "focal_gt", "focal_rel_err",
+)
+_PREFIX_GROUPS = ("stat_", "align_", "boundary_precision_t", "boundary_recall_t", "boundary_f1_t")
+
+
+def _column_key(name: str) -> tuple:
+    """Metric columns in report order, then per-threshold columns by threshold index, then the rest."""
+    if name in _KNOWN_COLUMNS:
+        return (0, _KNOWN_COLUMNS.index(name), 0, "")
+    for group, prefix in enumerate(_PREFIX_GROUPS, start=1):
+        suffix = name[len(prefix):]
+        if name.startswith(prefix):
+            return (group, 0, int(suffix) if suffix.isdigit() else -1, suffix)
+    return (len(_PREFIX_GROUPS) + 1, 0, 0, name)
 
 
 def _text_cell(value: Any) -> str:
@@ -654,7 +678,8 @@ class RunStore:
     def acquire_lock(self) -> None:
         """Mark the run as being written by this process; refuse if another live process is."""
         owner = self.lock_owner()
-        if owner is not None and _process_alive(owner):
+        mine = owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname()
+        if owner is not None and not mine and _process_alive(owner):
             raise StoreError(f"run {self.run_id} is being written by process {owner['pid']} on "
                              f"{owner['host']}; wait for it or stop it first")
         atomic_write_json(self.path / LOCK, {"pid": os.getpid(), "host": socket.gethostname()})

@@ -6,7 +6,8 @@ Model family ``fake:<behaviour>`` (reads the GT): ``gt`` (exact GT), ``scale`` (
 ``halfres`` (GT at half resolution), ``disparity`` (1/GT as relative disparity, via the option
 ``kind``), and faults keyed by sample position: ``nan@k``, ``shape@k``, ``raise@k``,
 ``interrupt@k`` (KeyboardInterrupt), ``kill@k`` (SIGKILL of the own process), where k is the
-sample's ``index`` stored in the file.
+sample's ``index`` stored in the file. A fault can also come from ``$DPBENCH_FAKE_FAULT`` (same
+syntax, applied on top of the behaviour), so that a resumed run can use the same model name.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class FakeModel(DepthModel):
     def __init__(self, behaviour: str, kind: str = "metric_depth", log: str | None = None):
         self.behaviour, _, at = behaviour.partition("@")
         self.at = int(at) if at else None
+        fault, _, fault_at = os.environ.get("DPBENCH_FAKE_FAULT", "").partition("@")
+        self.fault, self.fault_at = (fault, int(fault_at)) if fault else (None, None)
         self.output_kind = kind
         self.name = f"fake:{behaviour}"
         self.log = log  # file receiving one line per predicted sample id (call counting)
@@ -131,23 +134,26 @@ class FakeModel(DepthModel):
             with open(self.log, "a") as handle:
                 handle.write(f"{sample.id}\n")
         fault = self.at is not None and index == self.at
+        behaviour = self.behaviour
+        if self.fault is not None and index == self.fault_at:
+            behaviour, fault = self.fault, True
         depth = self._gt(sample)
         focal = sample.focal_px
-        if self.behaviour == "scale":
+        if behaviour == "scale":
             depth = depth * 2.0
             focal = None if focal is None else focal * 2.0
-        elif self.behaviour == "halfres":
+        elif behaviour == "halfres":
             depth = depth[::2, ::2].copy()
-        elif self.behaviour == "nan" and fault:
+        elif behaviour == "nan" and fault:
             depth = depth.copy()
             depth[1, 1] = np.nan
-        elif self.behaviour == "shape" and fault:
+        elif behaviour == "shape" and fault:
             depth = depth.T.copy()
-        elif self.behaviour == "raise" and fault:
+        elif behaviour == "raise" and fault:
             raise RuntimeError(f"boom on {sample.id}")
-        elif self.behaviour == "interrupt" and fault:
+        elif behaviour == "interrupt" and fault:
             raise KeyboardInterrupt
-        elif self.behaviour == "kill" and fault:
+        elif behaviour == "kill" and fault:
             os.kill(os.getpid(), signal.SIGKILL)
         if self.output_kind == "relative_disparity":
             depth = (3.0 / depth + 0.5).astype(np.float32)
