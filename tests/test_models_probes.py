@@ -254,11 +254,12 @@ def test_box_width_matches_the_requested_sigma():
 def test_gt_scale_collapses_delta_keeps_f1(depth_sample):
     pred = load_model("probe:gt-scale").predict(depth_sample)
     gt, valid = depth_sample.depth, depth_sample.valid_mask()
-    np.testing.assert_allclose(pred.depth, gt * 1.5, rtol=1e-6)
+    np.testing.assert_allclose(pred.depth, gt * 1.6, rtol=1e-6)
     assert ref_delta1(pred.depth, gt, valid) == 0.0
-    assert ref_abs_rel(pred.depth, gt, valid) == pytest.approx(0.5, abs=1e-6)
+    assert ref_abs_rel(pred.depth, gt, valid) == pytest.approx(0.6, abs=1e-6)
     assert ref_boundary_f1(pred.depth, gt) == pytest.approx(1.0)
-    assert pred.focal_px == pytest.approx(75.0)
+    assert pred.focal_px == pytest.approx(80.0)
+    assert abs(pred.focal_px - 50.0) / 50.0 > 0.5  # clear of the focal δ50 threshold
     mild = load_model("probe:gt-scale", factor=1.2).predict(depth_sample)
     assert ref_delta1(mild.depth, gt, valid) == 1.0
     assert load_model("probe:gt-scale", factor=1.2).describe()["factor"] == 1.2
@@ -293,7 +294,7 @@ def test_mask_only_samples(mask_sample):
 
 def test_focal_only_samples():
     sample = Sample("IMG_0042.jpg", image(30, 40), focal_px=33.0)
-    expected = {"probe:gt": 33.0, "probe:gt-blur": 33.0, "probe:gt-scale": 49.5,
+    expected = {"probe:gt": 33.0, "probe:gt-blur": 33.0, "probe:gt-scale": 33.0 * 1.6,
                 "probe:constant": 20.0 / math.tan(math.radians(30.0))}
     for name, focal in expected.items():
         pred = load_model(name).predict(sample)

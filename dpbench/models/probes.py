@@ -8,7 +8,7 @@ probe               depth samples                    mask-only samples          
 ==================  ===============================  =========================  ===================
 ``probe:gt``        GT depth, holes filled            mask as a depth step       GT focal
 ``probe:gt-blur``   GT box³-blurred in inverse depth  blurred step               GT focal
-``probe:gt-scale``  GT × ``factor`` (default 1.5)     step × ``factor``          GT focal × factor
+``probe:gt-scale``  GT × ``factor`` (default 1.6)     step × ``factor``          GT focal × factor
 ``probe:constant``  median valid GT depth everywhere  the step's far depth       prior from ``fov_deg``
 ==================  ===============================  =========================  ===================
 
@@ -25,7 +25,10 @@ Conventions:
 - *Focal-only samples* (no depth, no mask) get :data:`NO_GT_DEPTH` everywhere from every probe
   (there is nothing to blur or scale); only the focal output matters there.
 - *gt-scale* scales the focal by the same factor as the depth: that is the depth a metric model
-  obeying D = f_px / (W·C) would give with a focal ``factor`` times too long.
+  obeying D = f_px / (W·C) would give with a focal ``factor`` times too long. The default 1.6
+  sits clear of every threshold (δ: 1.25, 1.5625, 1.953; focal: relative error 0.25, 0.5), so
+  δ1 = δ2 = 0, δ3 = 1, AbsRel = 0.6 and focal δ25 = δ50 = 0 exactly, with no round-off knife
+  edge (a factor of 1.5 puts the focal error exactly on the δ50 threshold).
 - *Focal source*: a probe's own focal is its prediction, so it is recorded as
   ``focal_source='estimated'`` even though it is derived from the GT (the model, not the
   runner, chose it). A *given focal* (the runner's focal mode ``gt``/``exif``) does not change
@@ -215,7 +218,7 @@ class BlurredGroundTruthProbe(Probe):
 class ScaledGroundTruthProbe(Probe):
     """``probe:gt-scale``: GT × ``factor``; δ1 collapses, scale-invariant boundary scores stay."""
 
-    def __init__(self, factor: float = 1.5):
+    def __init__(self, factor: float = 1.6):
         factor = float(factor)
         if not (math.isfinite(factor) and factor > 0):
             raise ValueError(f"probe:gt-scale: factor must be a positive number, got {factor!r}")
@@ -286,7 +289,7 @@ def _probe_factory(cls: type[Probe], name: str):
 _PROBES = {
     "probe:gt": (GroundTruthProbe, "ground truth (holes filled from nearest valid pixel): perfect scores"),
     "probe:gt-blur": (BlurredGroundTruthProbe, "GT blurred in inverse depth (sigma=): δ high, boundaries low"),
-    "probe:gt-scale": (ScaledGroundTruthProbe, "GT × factor (factor=1.5): δ1 collapses, boundary F1 kept"),
+    "probe:gt-scale": (ScaledGroundTruthProbe, "GT × factor (factor=1.6): δ1 collapses, boundary F1 kept"),
     "probe:constant": (ConstantProbe, "median GT depth everywhere, focal from fov_deg=60: the floor"),
 }
 
