@@ -345,7 +345,8 @@ class Evaluation:
         self.output_kind = getattr(model, "output_kind", "metric_depth")
         self.sample_filter = sample_filter
         self.carried_rows = carried_rows
-        self.say = say or (lambda message: None)
+        say = say or (lambda message: None)
+        self.say = say if ctx.is_main else (lambda message: say(f"[rank {ctx.rank}] {message}"))
         if ctx.distributed:
             self.row_file = RowFile(store.path / SHARDS / f"rank-{ctx.rank}", kind=store.row_file.kind)
             self.parts_folder = self.row_file.folder / "predictions.parts"
@@ -449,7 +450,8 @@ class Evaluation:
         if root is None:
             record.update(status="missing", reason=reason)
             self.missing.append(name)
-            self.say(f"{name}: missing - {reason}")
+            if self.ctx.is_main:
+                self.say(f"{name}: missing - {reason}")
             self._write_manifest()
             return
         try:
@@ -457,7 +459,8 @@ class Evaluation:
                                    on_error="skip" if self.config.on_error == "continue" else "raise")
         except Exception as exc:
             record.update(status="error", reason=_error_text(exc), root=str(root))
-            self.say(f"{name}: cannot be opened - {_error_text(exc)}")
+            if self.ctx.is_main:
+                self.say(f"{name}: cannot be opened - {_error_text(exc)}")
             self._write_manifest()
             return
         lo, hi = self.protocol.depth_range_for(dataset.depth_range)
@@ -697,6 +700,7 @@ class Evaluation:
             self.store.consolidate(self.suite.dataset_names, TASKS)
             if self.config.save_predictions and status != "interrupted":
                 self.store.merge_predictions()
+            remove_empty_shards(self.store)
             if self.ctx.distributed:
                 rows = self.store.rows()
                 for entry in self.suite.entries:
@@ -730,6 +734,21 @@ class Evaluation:
             record["reason"] = f"{n_pairs - have} of {n_pairs} sample-task pairs not evaluated"
 
 
+def remove_empty_shards(store: RunStore) -> None:
+    """Delete shard folders that no longer hold rows or cached predictions."""
+    base = store.path / SHARDS
+    if not base.is_dir():
+        return
+    for folder in store.shard_folders():
+        parts = folder / "predictions.parts"
+        if parts.is_dir() and not any(parts.iterdir()):
+            parts.rmdir()
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    if not any(base.iterdir()):
+        base.rmdir()
+
+
 def _release_device_memory() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
@@ -759,17 +778,7 @@ def merge_shards(store: RunStore, dataset_order: Sequence[str] = ()) -> int:
         for path in (row_file.table_path, row_file.journal_path):
             if path.exists():
                 path.unlink()
-    for folder in shards:
-        parts = folder / "predictions.parts"
-        if parts.is_dir() and not any(parts.iterdir()):
-            parts.rmdir()
-        try:
-            folder.rmdir()
-        except OSError:
-            pass  # still holds prediction parts: merged by merge_predictions
-    base = store.path / SHARDS
-    if base.is_dir() and not any(base.iterdir()):
-        base.rmdir()
+    remove_empty_shards(store)  # folders still holding prediction parts wait for merge_predictions
     return count
 
 

@@ -130,8 +130,8 @@ class FakeModel(DepthModel):
 
     def predict(self, sample, focal_px=None):
         index = sample.meta.get("index")
-        if self.log:
-            with open(self.log, "a") as handle:
+        if self.log:  # "{rank}" in the file name becomes the torchrun rank
+            with open(self.log.replace("{rank}", os.environ.get("RANK", "0")), "a") as handle:
                 handle.write(f"{sample.id}\n")
         fault = self.at is not None and index == self.at
         behaviour = self.behaviour
