@@ -108,12 +108,16 @@ def test_bad_suite_json(tmp_path, content, message):
     assert str(path) in str(info.value)
 
 
-def test_sample_suite_reads_the_generated_suite_json(tmp_path):
-    sample = pytest.importorskip("dpbench.sample")
-    root = sample.ensure_sample_suite(tmp_path / "sample")
-    suite = get_suite("sample", sample_root=root)
-    listed = json.loads((root / "suite.json").read_text())["datasets"]
+def test_sample_suite_reads_its_suite_json(tmp_path):
+    """The sample suite takes datasets, folders and tasks from <sample root>/suite.json (the
+    generated data itself is exercised end to end in test_runner_sample.py)."""
+    listed = [{"name": "middlebury", "path": "middlebury", "split": "all", "tasks": ["metric_depth", "boundary_depth"]},
+              {"name": "am2k", "path": "am2k", "split": "all", "tasks": ["boundary_mask"]},
+              {"name": "exif_folder", "path": "exif", "split": "all", "tasks": ["focal"]}]
+    (tmp_path / "suite.json").write_text(json.dumps({"format": "dpbench-sample/1", "datasets": listed}))
+    suite = get_suite("sample", sample_root=tmp_path, generate=False)
     assert suite.name == "sample" and suite.source == "sample"
-    assert suite.dataset_names == [d["name"] for d in listed]
-    assert {t for e in suite.entries for t in e.tasks} >= {"metric_depth", "boundary_depth", "boundary_mask", "focal"}
-    assert all(e.path is not None and e.path.is_dir() for e in suite.entries)
+    assert suite.dataset_names == ["middlebury", "am2k", "exif_folder"]
+    assert suite.entry("exif_folder").path == tmp_path / "exif" and suite.entry("am2k").split == "all"
+    assert suite.tasks == ["metric_depth", "boundary_depth", "boundary_mask", "focal"]
+    assert suite.protocol["focal_mode"] == "estimated"
