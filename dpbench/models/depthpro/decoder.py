@@ -25,7 +25,8 @@ class ResidualUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         delta = self.residual(x)
-        return x + delta
+        # delta + x equals x + delta exactly; adding in place saves one full-size map.
+        return delta.add_(x)
 
 
 class FusionBlock(nn.Module):
@@ -42,7 +43,7 @@ class FusionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         if skip is not None:
-            x = torch.add(x, self.resnet1(skip))
+            x = self.resnet1(skip).add_(x)  # = x + resnet1(skip), in the fresh tensor
         x = self.resnet2(x)
         if self.use_deconv:
             x = self.deconv(x)
@@ -67,12 +68,17 @@ class MultiresDecoder(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.fusions = nn.ModuleList(FusionBlock(features, deconv=i != 0) for i in range(len(level_dims)))
 
-    def forward(self, levels: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, levels: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode; each entry of ``levels`` is set to None once used, so that it can be freed."""
         if len(levels) != len(self.level_dims):
             raise ValueError(f"decoder expects {len(self.level_dims)} encoder levels, got {len(levels)}")
         x = self.convs[-1](levels[-1])
+        levels[-1] = None
         lowres = x
         x = self.fusions[-1](x)
         for i in range(len(levels) - 2, -1, -1):
-            x = self.fusions[i](x, self.convs[i](levels[i]))
+            skip = self.convs[i](levels[i])
+            levels[i] = None
+            x = self.fusions[i](x, skip)
+            del skip
         return x, lowres

@@ -57,9 +57,14 @@ class DepthPro(nn.Module):
         # The encoder's ×0.25 pyramid level and the FoV encoder's input are the same resampling
         # of x; it is computed once.
         quarter = F.interpolate(x, scale_factor=0.25, mode="bilinear", align_corners=False)
-        features, lowres = self.decoder(self.encoder(x, quarter=quarter))
-        canonical_inverse_depth = self.head(features)
+        levels = self.encoder(x, quarter=quarter)
+        features, lowres = self.decoder(levels)
+        del levels
+        # The head runs layer by layer so that each full-resolution map is freed once consumed.
+        canonical_inverse_depth = features
         del features
+        for layer in self.head:
+            canonical_inverse_depth = layer(canonical_inverse_depth)
         fov_deg = None
         if hasattr(self, "fov"):
             fov_deg = self.fov(x, lowres.detach(), quarter=quarter)
