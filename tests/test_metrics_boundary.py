@@ -384,3 +384,19 @@ def test_thinned_maps_equal_reference_nms(rng):
         np.testing.assert_array_equal(thinned["left"], _nms_along_rows(q[:, :-1] / q[:, 1:], t))
         np.testing.assert_array_equal(thinned["bottom"], _nms_along_columns(q[1:] / q[:-1], t))
         np.testing.assert_array_equal(thinned["top"], _nms_along_columns(q[:-1] / q[1:], t))
+
+
+def test_memory_layouts_do_not_matter(rng):
+    base_pred = np.round(rng.uniform(1, 3, (30, 36)) * 2) / 2 * (1 + 0.03 * rng.standard_normal((30, 36)))
+    base_gt = np.round(rng.uniform(1, 3, (30, 36)) * 2) / 2
+    layouts = [
+        (np.asfortranarray(base_pred), np.asfortranarray(base_gt)),
+        (base_pred[::2, 1::3], base_gt[::2, 1::3]),
+        (base_pred.T, base_gt.T),
+        (base_pred[::-1], base_gt[:, ::-1]),
+    ]
+    for pred, gt in layouts:
+        assert si_boundary_f1(pred, gt) == reference_si_boundary_f1(pred, gt)
+        assert si_boundary_f1(pred, gt) == si_boundary_f1(np.ascontiguousarray(pred), np.ascontiguousarray(gt))
+        mask = gt > 2
+        assert si_boundary_recall(pred, mask) == reference_si_boundary_recall(pred, mask)

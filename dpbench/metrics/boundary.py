@@ -23,9 +23,10 @@ included; this module only reorganises the work so that it is vectorised. Defini
 
 Floating-point behaviour, reproduced on purpose: float16/32/64 depth maps are inverted and divided
 in their own dtype (integer maps in float64), exactly as the released code does. The F1 compares
-ratios with the float64 thresholds; the recall compares them with Python floats, which NumPy ≥ 2
-casts to the ratio's dtype (so a float32 ratio is tested against ``float32(t)``). Both paths here
-use the same operands, so float32 and float64 inputs both match the released code to the bit.
+ratios with NumPy float64 scalars (under NumPy ≥ 2 a float32 ratio is compared in float64); the
+recall compares them with Python floats, which NumPy ≥ 2 casts to the ratio's dtype (a float32
+ratio is tested against ``float32(t)``). This module compares with operands of the same types,
+so float16/32/64 inputs match the released code to the bit under either NumPy casting rule.
 
 dpbench addition (off by default, so the paper's numbers reproduce): ``valid`` excludes every
 neighbour pair touching an invalid pixel from both the predicted and the GT contours. For the
@@ -368,29 +369,29 @@ def boundary_f1_curve(
     q_gt = inverse_depth(gt)
     shape = (len(DIRECTIONS), len(threshold_list))
     tp, n_pred, n_gt = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    steps = sorted(range(len(threshold_list)), key=lambda i: threshold_list[i])
     for k, direction in enumerate(DIRECTIONS):
-        pair_ok = None if valid is None else _valid_pairs(valid, direction)
-        pred_ratio = _ratio(q_pred, direction).ravel()
-        gt_ratio = _ratio(q_gt, direction).ravel()
-        above_pred = pred_ratio > lowest
-        above_gt = gt_ratio > lowest
-        if pair_ok is not None:
-            above_pred &= pair_ok.ravel()
-            above_gt &= pair_ok.ravel()
-        pred_index = np.flatnonzero(above_pred)
-        gt_index = np.flatnonzero(above_gt)
-        # pairs above the lowest threshold in both maps: look the smaller set up in the other mask
-        if pred_index.size <= gt_index.size:
-            both = pred_index[above_gt[pred_index]]
-        else:
-            both = gt_index[above_pred[gt_index]]
-        pred_values, gt_values = pred_ratio[pred_index], gt_ratio[gt_index]
-        both_pred, both_gt = pred_ratio[both], gt_ratio[both]
-        del pred_ratio, gt_ratio, above_pred, above_gt
-        for j, t in enumerate(threshold_list):
-            n_pred[k, j] = np.count_nonzero(pred_values > t)
-            n_gt[k, j] = np.count_nonzero(gt_values > t)
-            tp[k, j] = np.count_nonzero((both_pred > t) & (both_gt > t))
+        pred_ratio = _ratio(q_pred, direction)
+        gt_ratio = _ratio(q_gt, direction)
+        # one compaction for both maps: pairs above the lowest threshold in either
+        candidate = pred_ratio > lowest
+        candidate |= gt_ratio > lowest
+        if valid is not None:
+            candidate &= _valid_pairs(valid, direction)
+        index = np.flatnonzero(candidate)
+        del candidate
+        pred_values, gt_values = pred_ratio.ravel()[index], gt_ratio.ravel()[index]
+        del pred_ratio, gt_ratio, index
+        # increasing thresholds: keep only pairs still above the threshold in either map
+        for j in steps:
+            pred_above = pred_values > threshold_list[j]
+            gt_above = gt_values > threshold_list[j]
+            n_pred[k, j] = np.count_nonzero(pred_above)
+            n_gt[k, j] = np.count_nonzero(gt_above)
+            either = pred_above | gt_above
+            pred_above &= gt_above
+            tp[k, j] = np.count_nonzero(pred_above)
+            pred_values, gt_values = pred_values[either], gt_values[either]
 
     precision, recall, f1, p_dir, r_dir = _scores_f1(tp, n_pred, n_gt)
     f1_array = np.array(f1)

@@ -101,6 +101,7 @@ def depth_metric_stats(
         p[bad_high] = PRED_CEIL
     ratio = np.maximum(p / g, g / p)
     err = p - g
+    sq_err = err * err
     log_err = np.log(p) - np.log(g)
     return {
         "count": float(p.size),
@@ -108,11 +109,12 @@ def depth_metric_stats(
         "count_delta2": float(np.count_nonzero(ratio < DELTA_BASE**2)),
         "count_delta3": float(np.count_nonzero(ratio < DELTA_BASE**3)),
         "sum_abs_rel": float(np.sum(np.abs(err) / g)),
-        "sum_sq_rel": float(np.sum(err * err / g)),
-        "sum_sq_err": float(np.sum(err * err)),
+        "sum_sq_rel": float(np.sum(sq_err / g)),
+        "sum_sq_err": float(np.sum(sq_err)),
         "sum_log_err": float(np.sum(log_err)),
         "sum_sq_log_err": float(np.sum(log_err * log_err)),
-        "sum_abs_log10_err": float(np.sum(np.abs(np.log10(p) - np.log10(g)))),
+        # |log10 p − log10 g| = |ln p − ln g| / ln 10
+        "sum_abs_log10_err": float(np.sum(np.abs(log_err)) / math.log(10)),
         "count_pred_replaced": float(replaced),
     }
 
