@@ -218,6 +218,21 @@ def test_depth_pro_without_fov_needs_a_focal(loaded, image):
     assert model.predict(image, focal_px=40.0).meta["focal_px_estimated"] is None
 
 
+def test_depth_pro_impossible_fov_is_a_clear_error(loaded, image, monkeypatch):
+    model = loaded("depth_pro")
+    forward = model._forward
+
+    def negative_fov(images):
+        raw, fov = forward(images)
+        return raw, -fov.abs() - 1.0
+
+    monkeypatch.setattr(model, "_forward", negative_fov)
+    with pytest.raises(ModelError, match=r"field of view -[0-9.]+° is outside \(0°, 180°\)"):
+        model.predict(image)
+    given = model.predict(image, focal_px=30.0)  # a given focal still works; no estimate reported
+    assert given.focal_px == 30.0 and given.meta["focal_px_estimated"] is None
+
+
 def test_batches_match_single_predictions(loaded, image, rng):
     model = loaded("dpt")
     other = rng.integers(0, 256, size=(H, W, 3), dtype=np.uint8)

@@ -220,14 +220,21 @@ class HFDepthModel(DepthModel):
         return resize_bilinear(raw, height, width)
 
     def _depth_pro(self, canonical, fov, index: int, width: int, height: int, given: float | None):
-        estimated = focal_from_fov(width, float(fov[index])) if fov is not None else None
+        fov_deg = float(fov[index]) if fov is not None else None
+        usable = fov_deg is not None and math.isfinite(fov_deg) and 0.0 < fov_deg < 180.0
+        estimated = focal_from_fov(width, fov_deg) if usable else None
         meta: dict = {"focal_px_estimated": estimated}
-        if fov is not None:
-            meta["fov_deg"] = float(fov[index])
+        if fov_deg is not None:
+            meta["fov_deg"] = fov_deg
         if given is not None:
             focal, meta["focal_source"] = float(given), "given"
         elif estimated is not None:
             focal, meta["focal_source"] = estimated, "estimated"
+        elif fov_deg is not None:
+            raise ModelError(
+                f"hf:{self.source}: the estimated field of view {fov_deg:.4g}° is outside (0°, 180°), "
+                "so no focal length follows from it (untrained or broken weights?)"
+            )
         else:
             raise ModelError(
                 f"hf:{self.source}: this DepthPro model has no FoV head (use_fov_model=False); "
