@@ -185,7 +185,7 @@ class MaskDataset(Dataset):
             counts = [table[p].get("expected") for p in parts]
             expected = sum(counts) if all(c is not None for c in counts) else None
         if expected is not None and count != expected:
-            log.warning("%s: split %r has %d samples under %s (the official release has %d)",
+            log.info("%s: split %r has %d samples under %s (the official release has %d)",
                         self.name, self.split, count, self.root, expected)
 
     # -- loading -------------------------------------------------------------------------
