@@ -77,6 +77,8 @@ def test_exif_folder_uses_a_sensor_width_when_given(tmp_path):
     sample = ds[ds.ids.index("c.jpg")]
     assert sample.focal_px == pytest.approx(4.0 * 80 / 5.0)
     assert sample.meta["focal_source"] == "mm+sensor_width"
+    assert ds.protocol["options"] == {"sensor_widths": {"acme cam 1": 5.0}}
+    assert ds.protocol_hash() != open_dataset("exif_folder", root).protocol_hash()
 
 
 def test_exif_folder_bad_image(tmp_path):

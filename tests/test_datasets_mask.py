@@ -265,6 +265,7 @@ def test_dis5k_custom_list_and_missing_entries(tmp_path):
     listing.write_text("\n".join(entries) + "\n\n")
     ds = open_dataset("dis5k", root, sample_list=listing)
     assert ds.ids == ["DIS-VD/1#A#b c#d_o", "DIS-TR/2#x#y"]
+    assert ds.protocol["options"]["sample_list"] == str(listing)
     listing.write_text("\n".join(entries + ["DIS5K/DIS-VD/im/gone.jpg"]))
     with pytest.raises(DatasetError, match=r"gone\.jpg"):
         open_dataset("dis5k", root, sample_list=listing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -45,6 +46,10 @@ class DIS5k(MaskDataset):
     def __init__(self, root, split=None, on_error="raise", *, sample_list: str | os.PathLike | None = None):
         self._sample_list_override = Path(sample_list) if sample_list is not None else None
         super().__init__(root, split=split, on_error=on_error)
+        if self._sample_list_override is not None:  # another list is another protocol: record it
+            digest = hashlib.sha256(self._sample_list_override.read_bytes()).hexdigest()
+            self.protocol = {**self.protocol, "options": {"sample_list": str(self._sample_list_override),
+                                                          "sample_list_sha256": digest}}
 
     def _base_dir(self) -> Path:
         nested = self.root / "DIS5K"

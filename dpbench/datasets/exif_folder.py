@@ -29,6 +29,7 @@ from dpbench.datasets.base import Dataset
 from dpbench.errors import DatasetError
 from dpbench.io.exif import (
     HEIF_SUFFIXES,
+    IMAGE_SUFFIXES,
     ExifFocal,
     FocalFromExif,
     camera_name,
@@ -41,7 +42,7 @@ from dpbench.types import Sample
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+DEFAULT_SUFFIXES = IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,11 @@ class ExifFolder(Dataset):
         self._option_suffixes = suffixes
         self._option_focal_table = Path(focal_table) if focal_table is not None else None
         super().__init__(root, split=split, on_error=on_error)
+        # Options change the evaluation set or the GT focals: record them (they enter protocol_hash()).
+        options = {"sensor_widths": self._option_sensor_widths, "dirs": self._option_dirs,
+                   "suffixes": self._option_suffixes,
+                   "focal_table": str(self._option_focal_table) if self._option_focal_table else None}
+        self.protocol = {**self.protocol, "options": {k: v for k, v in options.items() if v}}
 
     # -- protocol-driven settings ----------------------------------------------------------
     @property

@@ -41,7 +41,7 @@ TAG_FOCAL_LENGTH_35MM = 0xA405
 #: Orientations that swap width and height (rotations by ±90°, with or without a mirror).
 TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 
-#: Suffixes of the image files the EXIF reader (and the focal datasets) accept.
+#: Suffixes of the image files the focal datasets read by default (HEIF ones need pillow-heif).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 HEIF_SUFFIXES = (".heic", ".heif")
 
@@ -60,11 +60,6 @@ def heif_available() -> bool:
         except ImportError:
             _heif_state = False
     return _heif_state
-
-
-def supported_suffixes() -> tuple[str, ...]:
-    """Image suffixes readable here: JPEG, PNG, TIFF, WebP, plus HEIC/HEIF when pillow-heif is installed."""
-    return IMAGE_SUFFIXES + (HEIF_SUFFIXES if heif_available() else ())
 
 
 @dataclass(frozen=True)
