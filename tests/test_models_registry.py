@@ -53,3 +53,25 @@ def test_missing_required_module_is_checked_before_the_factory():
 
     with pytest.raises(MissingExtraError, match=r'pip install "dpbench\[zzextra\]"'):
         load_model("zzneeds")
+
+
+def test_bad_options_are_model_option_errors(tmp_path):
+    from dpbench.errors import DpbenchError
+    from dpbench.models import ModelOptionError
+
+    cases = [
+        (lambda: load_model("probe:gt-scale", factor="abc"), "factor must be a positive number, got 'abc'"),
+        (lambda: load_model("probe:gt-blur", sigma=-2), "sigma must be a positive number of pixels"),
+        (lambda: load_model("probe:gt", colour=1), r"unknown option\(s\) \['colour'\]; accepted: none"),
+        (lambda: load_model(f"predictions:{tmp_path}", scale=3),
+         r"unknown option\(s\) \['scale'\]; accepted: \['dataset', 'output_kind', 'png_scale', 'resize'\]"),
+        (lambda: load_model(f"predictions:{tmp_path}", output_kind="depth"), "output_kind must be one of"),
+        (lambda: load_model("hf:some/repo", colour=1), r"hf:some/repo: unknown option\(s\) \['colour'\]"),
+        (lambda: get_model_info("hf"), "needs an argument"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ModelOptionError, match=message) as info:
+            call()
+        # one clean CLI line (DpbenchError) and still a ValueError for library callers
+        assert isinstance(info.value, DpbenchError) and isinstance(info.value, ValueError)
+

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 from dpbench.errors import UnknownNameError
-from dpbench.models.base import DepthModel, check_prediction
+from dpbench.models.base import DepthModel, ModelOptionError, check_prediction
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +120,12 @@ def get_model_info(name: str) -> tuple[ModelInfo, str | None]:
             return info, None
         if info.default_arg is not None:
             return info, info.default_arg
-        raise ValueError(f"model family {name!r} needs an argument: {name}:<...>")
+        raise ModelOptionError(f"model family {name!r} needs an argument: {name}:<...>")
     family, sep, arg = name.partition(":")
     info = _REGISTRY.get(family)
     if sep and info is not None and info.family:
         if not arg:
-            raise ValueError(f"model family {family!r} needs an argument: {family}:<...>")
+            raise ModelOptionError(f"model family {family!r} needs an argument: {family}:<...>")
         return info, arg
     known = [f"{n}:<...>" if i.family else n for n, i in _REGISTRY.items()]
     known += [n for n, i in _REGISTRY.items() if i.family and i.default_arg is not None]
@@ -152,4 +152,4 @@ def load_model(
     return model
 
 
-__all__ = ["DepthModel", "ModelInfo", "check_prediction", "get_model_info", "load_model", "model_infos", "register_model"]
+__all__ = ["DepthModel", "ModelInfo", "ModelOptionError", "check_prediction", "get_model_info", "load_model", "model_infos", "register_model"]

@@ -63,10 +63,28 @@ def require_sample(sample_or_image: Sample | np.ndarray, model_name: str) -> Sam
     return sample_or_image
 
 
+class ModelOptionError(ModelError, ValueError):
+    """A model name, option or option value is not acceptable; the message says which and why.
+
+    A ``ModelError`` (the CLI prints it as one line) and a ``ValueError`` (for callers that
+    catch bad arguments as such).
+    """
+
+
 def check_output_kind(kind: str) -> str:
+    """``kind`` itself if it is one of OUTPUT_KINDS, else a ModelOptionError listing them."""
     if kind not in OUTPUT_KINDS:
-        raise ValueError(f"output_kind must be one of {OUTPUT_KINDS}, got {kind!r}")
+        raise ModelOptionError(f"output_kind must be one of {OUTPUT_KINDS}, got {kind!r}")
     return kind
+
+
+def reject_unknown_options(model_name: str, options: dict, accepted) -> None:
+    """A ModelOptionError naming the options ``model_name`` does not take, and those it does."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ModelOptionError(
+            f"{model_name}: unknown option(s) {unknown}; accepted: {sorted(accepted) or 'none'}"
+        )
 
 
 def check_prediction(prediction: Prediction, sample: Sample, output_kind: str | None = None) -> None:

@@ -40,7 +40,7 @@ import numpy as np
 
 from dpbench.errors import MissingExtraError, ModelError
 from dpbench.models import register_model
-from dpbench.models.base import DepthModel, check_output_kind, image_of
+from dpbench.models.base import DepthModel, check_output_kind, image_of, reject_unknown_options
 from dpbench.models.device import resolve_device, resolve_dtype
 from dpbench.models.hub_cache import hub_cache_location
 from dpbench.types import Prediction, Sample
@@ -276,6 +276,7 @@ def _hf_weights() -> list[tuple[str, bool | None]]:
 )
 def load_hf(arg=None, checkpoint=None, device="auto", precision="fp32", **options) -> HFDepthModel:
     """The ``hf:<repo-or-folder>`` family; ``checkpoint`` may name a local folder instead of ``arg``."""
+    reject_unknown_options(f"hf:{arg}", options, ("output_kind", "revision", "batch_size"))
     source = checkpoint or arg
     model = HFDepthModel(source, device=device, precision=precision, **options)
     model.name = f"hf:{arg}"

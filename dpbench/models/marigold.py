@@ -20,7 +20,7 @@ import numpy as np
 
 from dpbench.errors import MissingExtraError, ModelError
 from dpbench.models import register_model
-from dpbench.models.base import DepthModel, image_of
+from dpbench.models.base import DepthModel, image_of, reject_unknown_options
 from dpbench.models.device import resolve_device, resolve_dtype, synchronize
 from dpbench.resources import load_toml, resource_path
 from dpbench.types import Prediction, Sample
@@ -207,6 +207,8 @@ def _cached_default_repo() -> list[tuple[str, bool | None]]:
 )
 def load_marigold(arg=None, checkpoint=None, device="auto", precision="fp32", **options) -> MarigoldDepth:
     """``marigold`` (the card's default checkpoint) or ``marigold:<repo-or-folder>``."""
+    reject_unknown_options(f"marigold:{arg}", options,
+                           ("num_inference_steps", "ensemble_size", "processing_resolution", "seed"))
     repo = checkpoint or arg
     model = MarigoldDepth(repo, device=device, precision=precision, **options)
     model.name = "marigold" if arg == default_repo() else f"marigold:{arg}"

@@ -53,7 +53,14 @@ import numpy as np
 
 from dpbench.errors import DpbenchError, ModelError
 from dpbench.models import register_model
-from dpbench.models.base import DepthModel, check_output_kind, check_prediction, require_sample
+from dpbench.models.base import (
+    DepthModel,
+    ModelOptionError,
+    check_output_kind,
+    check_prediction,
+    reject_unknown_options,
+    require_sample,
+)
 from dpbench.types import Prediction, Sample
 
 log = logging.getLogger(__name__)
@@ -64,6 +71,8 @@ HDF5_SUFFIXES = (".h5", ".hdf5")
 #: Image suffixes a sample id may end with, replaced by the prediction's suffix as a second choice.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".heic", ".ppm", ".exr")
 META_KEYS = ("output_kind", "png_scale", "model", "notes")
+#: Options of ``load_model("predictions:<path>", ...)``.
+PREDICTION_OPTIONS = ("output_kind", "png_scale", "resize", "dataset")
 
 
 class PredictionsSource(DepthModel):
@@ -439,14 +448,12 @@ def _positive_scale(value, where: str) -> float:
     "(metric_depth unless declared)",
     kind_from="meta.json",
 )
-def load_predictions(
-    arg=None, checkpoint=None, device="auto", precision="fp32", *, output_kind: str | None = None,
-    png_scale: float | None = None, resize: bool = False, dataset: str | None = None,
-) -> PredictionsSource:
-    """The ``predictions:<path>`` family (see the module doc for the layout and options)."""
+def load_predictions(arg=None, checkpoint=None, device="auto", precision="fp32", **options) -> PredictionsSource:
+    """The ``predictions:<path>`` family; options ``output_kind``, ``png_scale``, ``resize``,
+    ``dataset`` (see the module doc for the layout)."""
     if checkpoint is not None:
-        raise ValueError(f"predictions:{arg} reads files and takes no checkpoint (got {checkpoint!r})")
-    model = PredictionsSource(arg, output_kind=output_kind, png_scale=png_scale, resize=resize,
-                              dataset=dataset)
+        raise ModelOptionError(f"predictions:{arg} reads files and takes no checkpoint (got {checkpoint!r})")
+    reject_unknown_options(f"predictions:{arg}", options, PREDICTION_OPTIONS)
+    model = PredictionsSource(arg, **options)
     model.name = f"predictions:{arg}"
     return model

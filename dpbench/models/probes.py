@@ -43,7 +43,7 @@ import math
 import numpy as np
 
 from dpbench.models import register_model
-from dpbench.models.base import DepthModel, require_sample
+from dpbench.models.base import DepthModel, ModelOptionError, reject_unknown_options, require_sample
 from dpbench.types import Prediction, Sample
 
 #: Foreground of a matte: alpha strictly above this (the paper's matting rule, PAPER.md §3.1).
@@ -189,8 +189,8 @@ class BlurredGroundTruthProbe(Probe):
     """``probe:gt-blur``: GT blurred in inverse depth; δ stays high, boundary F1/recall drop."""
 
     def __init__(self, sigma: float | None = None):
-        if sigma is not None and not (math.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"probe:gt-blur: sigma must be a positive number of pixels, got {sigma!r}")
+        if sigma is not None:
+            sigma = _positive_number(sigma, "probe:gt-blur: sigma", "a positive number of pixels")
         self.sigma = sigma
 
     def blur_sigma(self, height: int, width: int) -> float:
@@ -219,10 +219,7 @@ class ScaledGroundTruthProbe(Probe):
     """``probe:gt-scale``: GT × ``factor``; δ1 collapses, scale-invariant boundary scores stay."""
 
     def __init__(self, factor: float = 1.6):
-        factor = float(factor)
-        if not (math.isfinite(factor) and factor > 0):
-            raise ValueError(f"probe:gt-scale: factor must be a positive number, got {factor!r}")
-        self.factor = factor
+        self.factor = _positive_number(factor, "probe:gt-scale: factor", "a positive number")
 
     def _depth(self, depth: np.ndarray, sample: Sample, source: str) -> np.ndarray:
         if source == "none":
@@ -244,9 +241,9 @@ class ConstantProbe(Probe):
     """
 
     def __init__(self, fov_deg: float = 60.0):
-        fov_deg = float(fov_deg)
-        if not 0 < fov_deg < 180:
-            raise ValueError(f"probe:constant: fov_deg must lie in (0, 180), got {fov_deg!r}")
+        fov_deg = _positive_number(fov_deg, "probe:constant: fov_deg", "a number in (0, 180)")
+        if fov_deg >= 180:
+            raise ModelOptionError(f"probe:constant: fov_deg must be a number in (0, 180), got {fov_deg!r}")
         self.fov_deg = fov_deg
 
     def _depth_map(self, sample: Sample) -> tuple[np.ndarray, str]:
@@ -266,19 +263,27 @@ class ConstantProbe(Probe):
         return {"fov_deg": self.fov_deg}
 
 
+def _positive_number(value, what: str, expected: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ModelOptionError(f"{what} must be {expected}, got {value!r}")
+    return number
+
+
 def _probe_factory(cls: type[Probe], name: str):
+    import inspect
+
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # after self
+    accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
     def factory(arg=None, checkpoint=None, device="auto", precision="fp32", **options) -> Probe:
         if checkpoint is not None:
-            raise ValueError(f"{name} is weight-free and takes no checkpoint (got {checkpoint!r})")
-        try:
-            probe = cls(**options)
-        except TypeError:
-            import inspect
-
-            accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-            raise ValueError(
-                f"{name}: unknown option(s) {sorted(options)}; accepted: {accepted or 'none'}"
-            ) from None
+            raise ModelOptionError(f"{name} is weight-free and takes no checkpoint (got {checkpoint!r})")
+        reject_unknown_options(name, options, accepted)
+        probe = cls(**options)
         probe.name = name
         return probe
 
