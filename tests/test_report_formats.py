@@ -80,7 +80,8 @@ def test_markdown_tables_have_a_consistent_shape(report):
     # model-a (scale 1.0) beats model-b (scale 1.3) on δ1: bold, rank 1; the probe is not ranked.
     assert rows["model-a"][0].startswith("**") and rows["model-a"][-1] == "**1.0**"
     assert rows["model-b"][-1] == "2.0"
-    assert rows["probe:gt †"][-1] == "-" and "**" not in "".join(rows["probe:gt †"])
+    # the probe is ranked among references only (in parentheses) and never bolded beside models
+    assert rows["probe:gt †"][-1] == "(1.0)" and "**" not in "".join(rows["probe:gt †"])
     assert "## Suite `sample`" in text and "Protocol:" in text and "focal_mode = estimated" in text
 
 
@@ -116,7 +117,7 @@ def test_csv_round_trips_every_aggregate_value(report):
     sources = {r["run_id"]: r["source"] for r in records}
     assert sources["run-p"] == "reference" and sources["run-a"] == "run"
     assert values[("run-a", "", "avg_rank_delta1")] == "1.0"
-    assert ("run-p", "", "avg_rank_delta1") not in values
+    assert values[("run-p", "", "avg_rank_delta1")] == "1.0"  # among references (source "reference")
 
 
 def test_json_round_trips_the_aggregates(report):
@@ -126,8 +127,8 @@ def test_json_round_trips_the_aggregates(report):
     for run, agg in zip(document["runs"], report.aggregates, strict=True):
         assert run["results"] == json.loads(json.dumps(agg["results"]))
         assert run["protocol"] == agg["protocol"] and run["reference"] == agg["reference"]
-    ranks = {run["run_id"]: run["avg_rank_delta1"] for run in document["runs"]}
-    assert ranks == {"run-a": 1.0, "run-b": 2.0, "run-p": None}
+    ranks = {run["run_id"]: (run["avg_rank_delta1"], run["rank_pool"]) for run in document["runs"]}
+    assert ranks == {"run-a": (1.0, "models"), "run-b": (2.0, "models"), "run-p": (1.0, "references")}
 
 
 def test_latex_has_one_balanced_tabular_per_table(report):
@@ -227,3 +228,19 @@ def test_paper_flag_on_a_non_paper_suite_says_why_nothing_is_added(three_runs):
     assert len(report.notes) == 1 and "'sample'" in report.notes[0]
     assert report.notes[0] in render_report(report, "markdown")
     assert report.notes[0] in render_report(report, "latex")
+
+
+def test_references_alone_are_ranked_and_bolded_among_themselves(three_runs, tmp_path):
+    rng = np.random.default_rng(9)
+    standard_run(tmp_path, "p2", model="probe:gt-scale", rng=rng, scale=1.5, noise=0.0, reference=True,
+                 f1=1.0 - 1e-9)
+    report = build_report([three_runs / "run-p", tmp_path / "p2"])
+    table1 = report.sections[0].tables[0]
+    texts = {row.label: [c.text for c in row.cells] for row in table1.rows}
+    assert texts["probe:gt"][-1] == "(1.0)" and texts["probe:gt-scale"][-1] == "(2.0)"
+    bold = {row.label: [c.bold for c in row.cells] for row in table1.rows}
+    assert bold["probe:gt"] == [True, True, True] and not any(bold["probe:gt-scale"])
+    # F1 1.0 and 1 − 1e-9 print the same (1.000): both are bold, as in a printed table
+    table2 = next(t for t in report.sections[0].tables if t.key == "table2")
+    assert table2.columns[0].header == "middlebury F1"
+    assert [row.cells[0].bold for row in table2.rows] == [True, True]

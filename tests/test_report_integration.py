@@ -41,7 +41,8 @@ def test_probes_through_runner_report_and_check(two_probe_runs, tmp_path):
     assert scores["probe:gt-scale"]["delta1"] < 0.5  # the scale is off: δ1 collapses
     assert scores["probe:gt-scale"]["boundary_f1"] == pytest.approx(scores["probe:gt"]["boundary_f1"])
     assert all(agg["reference"] for agg in report.aggregates)
-    assert report.sections[0].ranks == {}  # probes are references: nobody is ranked
+    # probes are references, ranked among themselves: gt first (δ1 100 %), gt-scale second
+    assert report.sections[0].ranks == {"probe-gt": 1.0, "probe-gt-scale": 2.0}
 
     html = tmp_path / "report.html"
     result = CliRunner().invoke(cli, ["report", "--runs-dir", str(runs), "--format", "html",

@@ -67,8 +67,10 @@ def build_report(
 
 
 def report_json(report: Report) -> dict:
-    """The ``dpbench-report/1`` document: the aggregates, each with its average δ1 rank."""
+    """The ``dpbench-report/1`` document: the aggregates, each with its average δ1 rank and the
+    pool it was ranked in (models with models, references with references)."""
     ranks = {run_id: rank for section in report.sections for run_id, rank in section.ranks.items()}
-    runs = [{**agg, "avg_rank_delta1": ranks.get(agg["run_id"])} for agg in report.aggregates]
+    runs = [{**agg, "avg_rank_delta1": ranks.get(agg["run_id"]),
+             "rank_pool": "references" if agg["reference"] else "models"} for agg in report.aggregates]
     return {"format": REPORT_FORMAT, "generated": report.generated, "tie_rule": report.ties,
             "runs": runs}

@@ -41,6 +41,11 @@ def contour_pixels(depth: np.ndarray, threshold: float) -> np.ndarray:
     return out
 
 
+def _short(text: str, size: int = 28) -> str:
+    """Keep the end of a long sample id (the most specific part) for a plot label."""
+    return text if len(text) <= size else "…" + text[-(size - 1):]
+
+
 def _stride(shape: tuple[int, ...]) -> int:
     return max(1, -(-max(shape[:2]) // DISPLAY_SIDE))
 
@@ -160,7 +165,7 @@ def qualitative_plot(
             if line == 0:
                 axes.set_title(_COLUMNS[column], fontsize=9)
             if column == 0:
-                axes.set_ylabel(f"{dataset}\n{sample.id}", fontsize=7)
+                axes.set_ylabel(f"{dataset}\n{_short(sample.id)}", fontsize=7)
     title = (f"{label}: samples (contours at t = {threshold:.3g}; green GT only, red prediction "
              f"only, yellow both; error 0–{ERROR_CAP:.0%})")
     figure.suptitle(title, fontsize=9)

@@ -12,15 +12,14 @@ import math
 from collections.abc import Mapping, Sequence
 
 from dpbench.report.document import Report, report_json
-from dpbench.report.tables import AVG_RANK, PAPER, REFERENCE, SuiteSection, Table
+from dpbench.report.tables import AVG_RANK, PAPER, REFERENCE, REFERENCE_MARK, SuiteSection, Table
 
 FORMATS = ("markdown", "csv", "latex", "html", "json")
-REFERENCE_MARK = "†"
 
 LEGEND = ("δ1–δ3 and the focal δ25/δ50 are percentages; the other metrics are printed as stored. "
           "↑ higher is better, ↓ lower is better; the best value of each column is bold. "
-          f"{REFERENCE_MARK} reference run: the model reads the ground truth (a probe), so it is "
-          "neither ranked nor bolded.")
+          f"{REFERENCE_MARK} reference run: the model reads the ground truth (a probe); references are "
+          "ranked among themselves (in parentheses) and bolded only where no model is shown.")
 
 
 # --- shared pieces ------------------------------------------------------------------------

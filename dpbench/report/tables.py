@@ -6,9 +6,11 @@ suite reuses "middlebury" for synthetic scenes). For each suite:
 - Table 4 style: AbsRel, Log10, δ2, δ3, SI-Log, one table per dataset;
 - Table 2 style: boundary F1 (depth GT) and recall (mask GT) per dataset;
 - Table 3 style: focal δ25 / δ50 per dataset.
-Reference runs (models that read the ground truth, i.e. probes) are listed but neither ranked nor
-bolded. With the paper's numbers on, their rows join the ranking and bolding (they are real
-competitors), and each run of a model the paper evaluated gets a row of differences.
+Reference runs (models that read the ground truth, i.e. probes) never compete with models: they
+are ranked among themselves only, and bolded only in a table without any model (the sample suite
+run with the probes alone). With the paper's numbers on, the paper's methods are ranked and bolded
+together with the runs (they are real competitors), and each run of a model the paper evaluated
+gets a row of differences.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dpbench.report.paper import (
 from dpbench.report.rank import DEFAULT_TIE_RULE, average_ranks
 
 RUN, REFERENCE, PAPER, DIFF = "run", "reference", "paper", "diff"
+REFERENCE_MARK = "†"
 AVG_RANK = "avg_rank"
 
 TABLE4_METRICS = ("abs_rel", "log10", "delta2", "delta3", "silog")
@@ -79,7 +82,7 @@ class SuiteSection:
     aggregates: list[dict]
     labels: dict[str, str]  # run_id -> row label
     tables: list[Table]
-    ranks: dict[str, float | None]  # run_id -> average δ1 rank (None: not ranked)
+    ranks: dict[str, float | None]  # run_id -> average δ1 rank (references: among references)
     paper: bool = False
 
 
@@ -162,37 +165,44 @@ class _TableBuilder:
         return Cell(value, format_value(metric, value))
 
 
-def _bold_best(table: Table) -> None:
-    """Bold the best value of each column among ranked rows (runs and paper methods)."""
-    for index, column in enumerate(table.columns):
-        higher = METRICS[column.metric].higher_is_better
-        ranked = [row.cells[index] for row in table.rows
-                  if row.kind in (RUN, PAPER) and row.cells[index].value is not None]
-        if not ranked:
+def _bold_pool(table: Table) -> list[Row]:
+    """The rows competing for bold: runs and paper methods, or the references when alone."""
+    models = [row for row in table.rows if row.kind in (RUN, PAPER)]
+    return models or [row for row in table.rows if row.kind == REFERENCE]
+
+
+def _bold_best(table: Table, column_indices: list[int] | None = None) -> None:
+    """Bold the best value of each column within :func:`_bold_pool` (every cell printing the same)."""
+    pool = _bold_pool(table)
+    for index in column_indices if column_indices is not None else range(len(table.columns)):
+        metric = table.columns[index].metric
+        higher = False if metric == AVG_RANK else METRICS[metric].higher_is_better
+        cells = [row.cells[index] for row in pool if row.cells[index].value is not None]
+        if not cells:
             continue
-        best = (max if higher else min)(cell.value for cell in ranked)
-        for cell in ranked:
-            cell.bold = cell.value == best
+        best = (max if higher else min)(cells, key=lambda cell: cell.value)
+        for cell in cells:  # ties at the printed precision are all bold, as in a printed table
+            cell.bold = cell.text == best.text
 
 
 def _add_rank_column(table: Table, ties: str) -> dict[str, float | None]:
-    """Append the average δ1 rank (runs and paper rows; references and diffs get none)."""
-    ranked_rows = [row for row in table.rows if row.kind in (RUN, PAPER)]
-    values = {id(row): {c.dataset: cell.value for c, cell in zip(table.columns, row.cells, strict=True)}
-              for row in ranked_rows}
-    ranks = average_ranks(values, higher_is_better=METRICS[RANK_METRIC].higher_is_better, ties=ties)
+    """Append the average δ1 rank. Runs and paper methods are ranked together; references are
+    ranked among themselves only (printed in parentheses), so a probe never displaces a model."""
+    ranks: dict[int, float | None] = {}
+    for pool in ((RUN, PAPER), (REFERENCE,)):
+        rows = [row for row in table.rows if row.kind in pool]
+        values = {id(row): {c.dataset: cell.value for c, cell in zip(table.columns, row.cells, strict=True)}
+                  for row in rows}
+        ranks.update(average_ranks(values, higher_is_better=METRICS[RANK_METRIC].higher_is_better, ties=ties))
     table.columns.append(Column("Avg. Rank ↓", AVG_RANK))
     run_ranks: dict[str, float | None] = {}
     for row in table.rows:
         rank = ranks.get(id(row))
-        row.cells.append(Cell(rank, "-" if rank is None else f"{rank:.1f}"))
-        if row.kind == RUN:
+        text = "-" if rank is None else f"({rank:.1f})" if row.kind == REFERENCE else f"{rank:.1f}"
+        row.cells.append(Cell(rank, text))
+        if row.kind in (RUN, REFERENCE):
             run_ranks[row.run_id] = rank
-    present = [row.cells[-1] for row in ranked_rows if row.cells[-1].value is not None]
-    if present:
-        best = min(cell.value for cell in present)
-        for cell in present:
-            cell.bold = cell.value == best
+    _bold_best(table, [len(table.columns) - 1])
     return run_ranks
 
 
@@ -220,7 +230,8 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False,
             [Column(d, RANK_METRIC, d) for d in depth_sets],
             [f"Avg. Rank: rank on δ1 per dataset, averaged over the datasets a model has; "
              f"ties share the {ties_phrase(ties)} position of the tied group"
-             + ("; the paper's methods are ranked together with the runs." if use_paper else ".")],
+             + ("; the paper's methods are ranked together with the runs" if use_paper else "")
+             + f"; references ({REFERENCE_MARK}) are ranked among themselves, in parentheses."],
         )
         ranks = _add_rank_column(table, ties)
         tables.append(table)
