@@ -54,6 +54,18 @@ def test_header_with_extra_spaces_and_crlf_free_values(tmp_path):
     np.testing.assert_array_equal(array, [[7.5, -1.25]])
 
 
+def test_crlf_header_and_payload_starting_with_whitespace_bytes(tmp_path):
+    # 2.5e-38-ish float whose little-endian bytes start with 0x0A (a newline) and 0x20 (a space)
+    first = np.frombuffer(b"\x0a\x20\x0d\x01", dtype="<f4")[0]
+    payload = np.array([first, 2.0], dtype="<f4").tobytes()
+    (tmp_path / "a.pfm").write_bytes(b"Pf\r\n2 1\r\n-1.0\r\n" + payload)
+    array, _ = read_pfm(tmp_path / "a.pfm")
+    assert array[0, 0] == first and array[0, 1] == 2.0
+    (tmp_path / "b.pfm").write_bytes(b"Pf\n2 1\n-1.0\n" + payload)
+    array, _ = read_pfm(tmp_path / "b.pfm")
+    assert array[0, 0] == first and array[0, 1] == 2.0
+
+
 def test_inf_marks_unknown_and_survives(tmp_path):
     payload = struct.pack("<2f", float("inf"), 3.0)
     path = tmp_path / "inf.pfm"

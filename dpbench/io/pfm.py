@@ -35,7 +35,9 @@ def _parse_header(path: Path, head: bytes) -> tuple[int, int, int, float, int]:
         tokens.append(head[start:pos])
     if pos >= len(head):
         raise DatasetError(f"{path}: truncated PFM header: no newline after the scale")
-    offset = pos + 1  # exactly one white-space byte (the newline) ends the header
+    # exactly one line ending ends the header ("\n", or "\r\n" from some writers); the payload
+    # may itself start with bytes that look like white space, so nothing more is skipped
+    offset = pos + (2 if head[pos : pos + 2] == b"\r\n" else 1)
     magic, w_tok, h_tok, s_tok = tokens
     if magic not in _MAGIC_CHANNELS:
         raise DatasetError(f"{path}: not a PFM file: expected magic 'Pf' or 'PF', found {magic[:8]!r}")
