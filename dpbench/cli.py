@@ -175,7 +175,10 @@ def run_command(model, checkpoint, suite, datasets, data_root, device, precision
         click.echo(run_summary(result.store))
         if result.missing:
             click.echo(f"missing datasets (recorded in the manifest): {', '.join(result.missing)}")
-        statuses.append(result.status)
+        broken = [d["name"] for d in result.store.manifest.get("datasets", []) if d.get("status") == "error"]
+        if broken:
+            click.echo(f"datasets that could not be opened (see the manifest): {', '.join(broken)}")
+        statuses.append("failed" if broken else result.status)
     if len(models) > 1 or statuses:
         click.echo(f"\nranked tables: dpbench report --runs-dir {out}")
     if any(s != "complete" for s in statuses):

@@ -354,7 +354,8 @@ def score_metric_depth(pred_map: np.ndarray, sample: Sample, protocol: Protocol,
     lo, hi = depth_range
     if protocol.clip_predictions and (lo is not None or hi is not None):
         pred = np.clip(pred, lo if lo is not None else -np.inf, hi if hi is not None else np.inf)
-    stats = depth_metric_stats(pred, sample.depth, valid=valid, min_depth=lo, max_depth=hi)
+    # ``valid`` already holds the depth range (inclusive bounds, as depth_metric_stats applies them)
+    stats = depth_metric_stats(pred, sample.depth, valid=valid)
     row: dict[str, float] = dict(metrics_from_stats(stats))
     row.update({f"stat_{key}": float(value) for key, value in stats.items()})
     for key in ("scale", "shift"):

@@ -362,3 +362,15 @@ def test_cli_run_on_a_builtin_suite_without_data(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.count(": missing - no data root") == 6
     assert "missing datasets (recorded in the manifest): fivek, dddp, spaq, ppr10k, raise, zoom" in result.output
+
+
+def test_cli_exit_code_when_a_dataset_cannot_be_opened(tmp_path):
+    (tmp_path / "empty").mkdir()  # exists, but holds no sample
+    suite = fakes.fake_suite_json(tmp_path / "s", [{"name": "fake-depth", "path": str(tmp_path / "empty"),
+                                                    "tasks": ["metric_depth"]}])
+    result = CliRunner().invoke(cli, ["run", "--model", "fake:gt", "--suite", str(suite), "--out",
+                                      str(tmp_path / "runs"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "fake-depth: cannot be opened - fake-depth: no samples found" in result.output
+    assert "datasets that could not be opened (see the manifest): fake-depth" in result.output
+
