@@ -96,6 +96,24 @@ def test_reads_files_written_by_opencv(tmp_path, rng):
     assert calib.baseline_mm == 99.5
 
 
+def test_maps_and_sequences_do_not_break_reading(tmp_path):
+    path = str(tmp_path / "extra.xml")
+    storage = cv2.FileStorage(path, cv2.FILE_STORAGE_WRITE)
+    storage.startWriteStruct("meta", cv2.FileNode_MAP)
+    storage.write("camera", "left cam")
+    storage.endWriteStruct()
+    storage.startWriteStruct("sizes", cv2.FileNode_SEQ)
+    storage.write("", 4112)
+    storage.write("", 3008)
+    storage.endWriteStruct()
+    storage.write("mtxL", np.eye(3) * 5000)
+    storage.write("baselineLR", 80.0)
+    storage.release()
+    nodes = read_opencv_xml(path)
+    assert nodes["meta"] == {"camera": "left cam"} and nodes["sizes"] == [4112, 3008]
+    assert read_booster_calib(path).focal_px("mtxL") == 5000.0
+
+
 def test_booster_writer_round_trip(tmp_path):
     mtx = np.array([[5100.0, 0, 2056], [0, 5100.0, 1504], [0, 0, 1]])
     proj_l = np.hstack([mtx, np.zeros((3, 1))])

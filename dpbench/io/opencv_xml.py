@@ -27,7 +27,7 @@ _DTYPE_TO_DT = {np.dtype(v).str[1:]: k for k, v in _DT_TO_DTYPE.items()}
 _DT_RE = re.compile(r"^\s*(\d*)\s*([ucwsifdh])\s*$")
 _VALUES_PER_LINE = 4
 
-OpenCVValue = np.ndarray | int | float | str
+OpenCVValue = np.ndarray | int | float | str | list | dict
 
 
 def _parse_matrix(path: Path, node: ET.Element) -> np.ndarray:
@@ -80,7 +80,8 @@ def read_opencv_xml(path: str | os.PathLike) -> dict[str, OpenCVValue]:
     """Read every top-level node of an OpenCV FileStorage XML file.
 
     Matrices become numpy arrays of their ``dt`` type, numbers become int or float, other
-    text stays a string. Nested maps/sequences are not used by the datasets and are rejected.
+    text stays a string; sequences become lists and maps dicts (not used by the datasets, but
+    their presence must not make a calibration file unreadable).
     """
     path = Path(path)
     if not path.is_file():
@@ -91,16 +92,22 @@ def read_opencv_xml(path: str | os.PathLike) -> dict[str, OpenCVValue]:
         raise DatasetError(f"{path}: not a readable XML file ({exc})") from None
     if root.tag != "opencv_storage":
         raise DatasetError(f"{path}: expected an <opencv_storage> root element, found <{root.tag}>")
-    nodes: dict[str, OpenCVValue] = {}
-    for node in root:
-        is_matrix = node.get("type_id") == "opencv-matrix" or {c.tag for c in node} >= {"rows", "cols", "data"}
-        if is_matrix:
-            nodes[node.tag] = _parse_matrix(path, node)
-        elif len(node):
-            raise DatasetError(f"{path}: node <{node.tag}> is a map or sequence, which is not supported")
-        else:
-            nodes[node.tag] = _parse_scalar(node.text or "")
-    return nodes
+    return {node.tag: _parse_node(path, node) for node in root}
+
+
+def _parse_node(path: Path, node: ET.Element):
+    """A matrix, a sequence (children named ``_``) as a list, a map as a dict, or a scalar."""
+    if node.get("type_id") == "opencv-matrix" or {c.tag for c in node} >= {"rows", "cols", "data"}:
+        return _parse_matrix(path, node)
+    if len(node) == 0:
+        text = (node.text or "").strip()
+        values = text.split()
+        if len(values) > 1 and not (text.startswith('"') and text.endswith('"')):
+            return [_parse_scalar(v) for v in values]  # an inline sequence such as "4112 3008"
+        return _parse_scalar(text)
+    if all(child.tag == "_" for child in node):
+        return [_parse_node(path, child) for child in node]
+    return {child.tag: _parse_node(path, child) for child in node}
 
 
 def _format_value(value: float, dtype: np.dtype) -> str:
