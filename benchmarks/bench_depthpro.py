@@ -5,7 +5,8 @@
     python benchmarks/bench_depthpro.py --device cuda --config default --precisions fp32,fp16,bf16
 
 Weights are random unless --checkpoint is given (speed and memory do not depend on them; the
-precision differences do, somewhat). Each precision runs in a fresh subprocess so that its peak
+precision differences do, somewhat); random weights are saved to a temporary checkpoint first, so
+that loading is measured as with real weights. Each precision runs in a fresh subprocess so that its peak
 memory is its own. Timings cover ``DepthProModel.predict`` end to end (normalisation, resizing,
 network, metric-depth arithmetic, copy to numpy), after warm-up, with device synchronisation
 before each clock reading. CPU peak memory is the process's peak resident set (VmHWM) during
@@ -54,11 +55,28 @@ def _reset_peak() -> None:
 
 
 def _released_style_forward(network, x):
-    """The released execution order with dpbench's modules (see the module docstring)."""
+    """The released execution order with dpbench's modules (see the module docstring).
+
+    Differences from dpbench's own forward, all without effect on the values: hooked block
+    outputs kept for all windows; the ×0.25 image resampled twice; every encoder level held until
+    decoding ends; out-of-place residual additions and ReLUs; the head as one Sequential call.
+    """
     import torch
     import torch.nn.functional as F
 
     from dpbench.models.depthpro.encoder import merge_windows, split_windows, tokens_to_map
+
+    def residual(unit, h):
+        r = unit.residual
+        return h + r[3](F.relu(r[1](F.relu(h))))
+
+    def fusion(block, h, skip=None):
+        if skip is not None:
+            h = h + residual(block.resnet1, skip)
+        h = residual(block.resnet2, h)
+        if block.use_deconv:
+            h = block.deconv(h)
+        return block.out_conv(h)
 
     config = network.config
     encoder = network.encoder
@@ -81,9 +99,17 @@ def _released_style_forward(network, x):
         encoder.upsample1(features1),
         encoder.fuse_lowres(torch.cat((encoder.upsample2(maps2), encoder.upsample_lowres(global_features)), dim=1)),
     ]
-    features, lowres = network.decoder(levels)
+    decoder = network.decoder
+    features = decoder.convs[-1](levels[-1])
+    lowres = features
+    features = fusion(decoder.fusions[-1], features)
+    for i in range(len(levels) - 2, -1, -1):
+        features = fusion(decoder.fusions[i], features, decoder.convs[i](levels[i]))
     canonical = network.head(features)
-    fov = network.fov(x, lowres.detach()) if hasattr(network, "fov") else None
+    fov = None
+    if hasattr(network, "fov"):
+        fov_quarter = F.interpolate(x, scale_factor=0.25, mode="bilinear", align_corners=False)
+        fov = network.fov(x, lowres.detach(), quarter=fov_quarter)
     return canonical, fov
 
 
@@ -93,7 +119,6 @@ def worker(args: argparse.Namespace) -> dict:
     import torch
 
     from dpbench.models.depthpro.config import get_config
-    from dpbench.models.depthpro.inference import FOCAL_ESTIMATED, infer
     from dpbench.models.depthpro.model import create_depthpro
     from dpbench.models.depthpro.network import DepthPro
     from dpbench.models.device import resolve_device, synchronize
@@ -108,15 +133,13 @@ def worker(args: argparse.Namespace) -> dict:
     if released_style:
         # released loading: a randomly initialised model, then a copy of every tensor into it
         network = DepthPro(get_config(args.config)).eval()
-        if args.checkpoint:
-            state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-            network.load_state_dict(state, strict=True)
-            del state
+        state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+        network.load_state_dict(state, strict=True)
+        del state
         network = network.to(device)
         model = None
     else:
-        model = create_depthpro(args.checkpoint, args.device, args.precision, config=args.config,
-                                pretrained=args.checkpoint is not None, batch_size=1)
+        model = create_depthpro(args.checkpoint, args.device, args.precision, config=args.config, batch_size=1)
         network = model.network
     load_seconds = time.perf_counter() - load_start
     load_peak = _status("VmHWM")
@@ -161,8 +184,23 @@ def worker(args: argparse.Namespace) -> dict:
         row["cuda_peak_bytes"] = torch.cuda.max_memory_allocated(device)
         row["gpu"] = torch.cuda.get_device_name(device)
     np.save(args.output_depth, depth)
-    del infer, FOCAL_ESTIMATED  # imported to fail early if the package is broken
     return row
+
+
+def _save_random_checkpoint(config: str, path: str) -> None:
+    """Random weights of ``config`` (FoV head set to 60°, positive depth), saved as a state dict."""
+    import torch
+
+    from dpbench.models.depthpro.network import build_network
+
+    torch.manual_seed(0)
+    network = build_network(config)
+    with torch.no_grad():
+        network.head[4].bias.fill_(0.1)
+        if hasattr(network, "fov"):
+            network.fov.head[4].weight.mul_(0.01)
+            network.fov.head[4].bias.fill_(60.0)
+    torch.save(network.state_dict(), path)
 
 
 def _machine(threads: int) -> str:
@@ -212,6 +250,10 @@ def main() -> None:
 
     rows, depths = [], {}
     with tempfile.TemporaryDirectory() as folder:
+        weights_label = args.checkpoint or "random (saved to a temporary checkpoint, loaded like a real one)"
+        if args.checkpoint is None:
+            args.checkpoint = str(Path(folder) / "random.pt")
+            _save_random_checkpoint(args.config, args.checkpoint)
         for precision in precisions:
             out = Path(folder) / f"{precision}.npy"
             command = [sys.executable, __file__, "--worker", precision, "--output-depth", str(out)]
@@ -255,7 +297,7 @@ def main() -> None:
           f"image {args.image_size}, median of {args.repeats} after {args.warmup} warm-up"
           if rows else "no result")
     print(_machine(args.threads) + (f"; GPU {rows[0]['gpu']}" if rows and "gpu" in rows[0] else ""))
-    print("weights: " + (args.checkpoint or "random"))
+    print("weights: " + weights_label)
     columns = list(table[0]) if table else []
     print(format_table(table, columns))
     if args.json:

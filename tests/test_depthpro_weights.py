@@ -188,7 +188,9 @@ def test_hf_checkpoint_gives_the_same_outputs_as_transformers(tmp_path, hf_model
     hf_model.save_pretrained(tmp_path / "hf")
     assert (tmp_path / "hf" / "model.safetensors").is_file()
     network, provenance = load_network(TINY, tmp_path / "hf")
-    assert provenance["layout"] == "hf" and provenance["sha256"] is None
+    safetensors_file = tmp_path / "hf" / "model.safetensors"
+    assert provenance["layout"] == "hf"
+    assert provenance["sha256"] == hashlib.sha256(safetensors_file.read_bytes()).hexdigest()
     canonical, fov = run(network, image_batch)
     with torch.inference_mode():
         expected = hf_model(pixel_values=image_batch)

@@ -16,6 +16,7 @@ from dpbench.models.depthpro.inference import infer
 from dpbench.models.depthpro.network import DepthPro, build_network
 from dpbench.models.depthpro.weights import (
     check_state_dict,
+    checkpoint_files,
     read_state_dict,
     resolve_checkpoint,
     sha256_file,
@@ -50,8 +51,12 @@ def load_network(
     check_state_dict(state, network.state_dict(), source=str(path))
     state = {k: v.to(torch.float32) for k, v in state.items()}
     network.load_state_dict(state, strict=True, assign=True)
-    digest = sha256_file(path) if path.is_file() else None
-    return network.eval().requires_grad_(False), {"checkpoint": str(path), "sha256": digest, "layout": layout}
+    files = checkpoint_files(path)
+    provenance = {"checkpoint": str(path), "sha256": sha256_file(files[0]) if len(files) == 1 else None,
+                  "layout": layout}
+    if len(files) > 1:
+        provenance["sha256_files"] = {file.name: sha256_file(file) for file in files}
+    return network.eval().requires_grad_(False), provenance
 
 
 class DepthProModel(DepthModel):

@@ -221,7 +221,13 @@ def resolve_checkpoint(checkpoint: str | os.PathLike | None = None, *, download:
 
 # -- reading -------------------------------------------------------------------------------------
 
-def _safetensors_files(folder: Path) -> list[Path]:
+def checkpoint_files(path: str | os.PathLike) -> list[Path]:
+    """The file(s) a checkpoint path stands for: itself, or the weights inside a folder."""
+    path = Path(path)
+    return _folder_files(path) if path.is_dir() else [path]
+
+
+def _folder_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():
         try:
@@ -274,8 +280,7 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict, str]:
     """Tensors of a checkpoint under native names, and the layout they came in ('native'/'hf')."""
     import torch
 
-    path = Path(path)
-    files = _safetensors_files(path) if path.is_dir() else [path]
+    files = checkpoint_files(path)
     state: dict = {}
     for file in files:
         loaded = _read_safetensors(file) if file.suffix == ".safetensors" else _read_torch(file)
