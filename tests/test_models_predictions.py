@@ -292,3 +292,22 @@ def test_reads_the_run_store_prediction_cache(tmp_path, depth):
     pred = model.predict(sample("alley_1/frame_0001"))
     np.testing.assert_allclose(pred.depth, depth, rtol=1e-3)  # cached as float16
     assert pred.focal_px == 300.0 and model.output_kind == "metric_depth"
+
+
+def test_write_prediction_round_trip(tmp_path, depth):
+    from dpbench.models.predictions import write_prediction
+
+    path = write_prediction(tmp_path, "alley_1/frame_0001", depth, dataset="sintel", focal_px=688.0)
+    assert path == tmp_path / "sintel" / "alley_1" / "frame_0001.npz"
+    write_prediction(tmp_path, "loose", depth * 2)
+    model = load(tmp_path)
+    model.begin_dataset("sintel")
+    pred = model.predict(sample("alley_1/frame_0001"))
+    np.testing.assert_array_equal(pred.depth, depth)
+    assert pred.focal_px == 688.0
+    model.begin_dataset("nyu")
+    np.testing.assert_array_equal(model.predict(sample("loose")).depth, depth * 2)
+    with pytest.raises(ValueError, match="H×W float array"):
+        write_prediction(tmp_path, "x", np.zeros((2, 2, 3)))
+    with pytest.raises(ModelError, match="cannot be mapped"):
+        write_prediction(tmp_path, "../x", depth)

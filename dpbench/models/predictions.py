@@ -389,6 +389,32 @@ class PredictionsSource(DepthModel):
         return array, meta
 
 
+def write_prediction(
+    root: str | os.PathLike,
+    sample_id: str,
+    depth: np.ndarray,
+    *,
+    dataset: str | None = None,
+    focal_px: float | None = None,
+) -> Path:
+    """Write one prediction where ``predictions:<root>`` finds it: ``<root>/<dataset>/<id>.npz``.
+
+    For exporting a model's outputs from another environment; ``depth`` is stored as float32
+    under ``depth`` (and ``focal_px`` when given). Returns the file written.
+    """
+    depth = np.asarray(depth)
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
+        raise ValueError(f"write_prediction: expected an H×W float array, got {depth.shape} {depth.dtype}")
+    folder = Path(root) / dataset if dataset else Path(root)
+    path = folder / (_relative_path(sample_id) + ".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"depth": depth.astype(np.float32)}
+    if focal_px is not None:
+        arrays["focal_px"] = np.float64(_focal(focal_px, f"write_prediction({sample_id!r})"))
+    np.savez(path, **arrays)
+    return path
+
+
 def _relative_path(sample_id: str) -> str:
     """The id as a safe relative path (no absolute paths, no ``..``)."""
     path = PurePosixPath(sample_id)
