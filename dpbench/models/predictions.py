@@ -38,6 +38,7 @@ the dataset's files; they are the external model's estimates (``focal_source='es
 A prediction whose shape differs from the image is refused naming the file, unless
 ``resize=True`` (then it is resized bilinearly to the image); non-finite values (and, for metric
 depth, values <= 0) are refused naming the sample id and the file.
+:func:`write_prediction` writes one sample in this layout (an ``.npz``) from another environment.
 """
 
 from __future__ import annotations
