@@ -117,8 +117,8 @@ class DepthProEncoder(nn.Module):
         stacked = torch.cat((windows0, windows1, quarter), dim=0)
         del windows0, windows1
 
-        # One pass of the shared patch encoder over all windows; the two hooked blocks are
-        # only needed for the full-resolution windows (the first counts[0] images).
+        # One pass of the shared patch encoder over all windows; of the two hooked block
+        # outputs only the full-resolution windows (the first counts[0] images) are used.
         tokens, latents = self.patch_encoder.forward_with_block_outputs(
             stacked, tuple(config.hook_block_ids), keep_first=counts[0]
         )

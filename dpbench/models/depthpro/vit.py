@@ -25,8 +25,8 @@ class DepthProViT(VisionTransformer):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Like ``forward``, also returning the raw outputs of blocks ``block_ids`` (before ``norm``).
 
-        The same operations as ``forward_features`` run in the same order; only references to
-        the chosen block outputs are kept (their first ``keep_first`` images, to save memory).
+        The same operations as ``forward_features`` run in the same order; the chosen block
+        outputs are returned as they are (or their first ``keep_first`` images, as views).
         """
         x = self.patch_embed(x)
         x = self._pos_embed(x)
