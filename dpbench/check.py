@@ -268,24 +268,24 @@ def check_run(
 
 # --- printing -----------------------------------------------------------------------------
 
-def _shown(metric: str, value: float | None, signed: bool = False) -> str:
+def _shown(metric: str, value: float | None, signed: bool = False, tolerance: bool = False) -> str:
+    """A value for the check table: percent metrics ×100 (3 decimals), others 5 significant digits;
+    tolerances with 3 significant digits so that small ones stay visible."""
     if value is None:
         return "-"
-    percent = metric in METRICS and METRICS[metric].percent
-    if metric == NUM_ERRORS:
-        text = f"{value:+g}" if signed else f"{value:g}"
-    elif percent:
-        text = f"{100.0 * value:+.3f}" if signed else f"{100.0 * value:.3f}"
+    if metric in METRICS and METRICS[metric].percent:
+        value *= 100.0
+        spec = ".3g" if tolerance else ".3f"
     else:
-        text = f"{value:+.5g}" if signed else f"{value:.5g}"
-    return text
+        spec = ".3g" if tolerance else ".5g"
+    return format(value, ("+" if signed else "") + spec)
 
 
 def format_check(result: CheckResult) -> str:
     """The table of every comparison, then the problems, then a one-line verdict."""
     rows = [{"dataset": c.dataset, "metric": c.metric + (" (%)" if c.metric in METRICS and METRICS[c.metric].percent else ""),
              "baseline": _shown(c.metric, c.baseline), "run": _shown(c.metric, c.run),
-             "delta": _shown(c.metric, c.delta, signed=True), "tolerance": _shown(c.metric, c.tolerance),
+             "delta": _shown(c.metric, c.delta, signed=True), "tolerance": _shown(c.metric, c.tolerance, tolerance=True),
              "verdict": c.verdict} for c in result.comparisons]
     lines = [f"run {result.run_id} against baseline run {result.baseline_run_id} "
              "(δ in %, deltas = run − baseline; tolerance = largest accepted drop)"]
