@@ -44,7 +44,7 @@ def datasets_command(data_root: Path | None) -> None:
     root = data_root or default_data_root()
     rows = dataset_rows(root)
     click.echo(f"data root: {root if root else '(none: pass --data-root or set $DPBENCH_DATA)'}")
-    click.echo(format_table(rows, ["name", "task", "found", "samples", "layout"]))
+    click.echo(format_table(rows, ["name", "task", "found", "samples", "layout", "notes"]))
 
 
 @cli.command("models")
@@ -73,26 +73,34 @@ def sample_command(out: Path | None, seed: int, scale: float, force: bool) -> No
 
 # --- run / rescore (runner) -------------------------------------------------------------
 
-def _protocol_options(func):
-    """The protocol options shared by ``run`` and ``rescore`` (default: the suite's value)."""
-    options = [
-        click.option("--resize", type=click.Choice(["bilinear_inverse_depth", "bilinear_depth", "none"]),
-                     default=None, help="How predictions of another size reach the GT size [suite: bilinear_inverse_depth]."),
-        click.option("--alignment", default=None, metavar="NAME",
-                     help="Alignment before the depth metrics: auto (per output kind), none, median, "
-                          "lstsq_scale, lstsq_scale_shift, lstsq_scale_shift_disparity [suite: auto]."),
-        click.option("--aggregation", type=click.Choice(["per_image", "pooled"]), default=None,
-                     help="Per-dataset aggregation recorded for reports [suite: per_image]."),
-        click.option("--depth-range", default=None, metavar="dataset|none|MIN:MAX",
-                     help="Valid GT depth range in metres [suite: dataset = Table 18 ranges]."),
-        click.option("--clip-predictions/--no-clip-predictions", default=None,
-                     help="Clip predictions to the depth range before the depth metrics [suite: no]."),
-        click.option("--boundary-valid", type=click.Choice(["mask", "none"]), default=None,
-                     help="Drop boundary pairs touching invalid GT pixels (mask) or not [suite: mask]."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _protocol_options(default_from: str):
+    """The protocol options shared by ``run`` and ``rescore``; unset options keep ``default_from``'s value."""
+
+    def note(value: str) -> str:
+        return f"[{default_from}: {value}]" if default_from == "suite" else f"[default: {default_from}]"
+
+    def decorate(func):
+        options = [
+            click.option("--resize", type=click.Choice(["bilinear_inverse_depth", "bilinear_depth", "none"]),
+                         default=None,
+                         help=f"How predictions of another size reach the GT size {note('bilinear_inverse_depth')}."),
+            click.option("--alignment", default=None, metavar="NAME",
+                         help="Alignment before the depth metrics: auto (per output kind), none, median, "
+                              f"lstsq_scale, lstsq_scale_shift, lstsq_scale_shift_disparity {note('auto')}."),
+            click.option("--aggregation", type=click.Choice(["per_image", "pooled"]), default=None,
+                         help=f"Per-dataset aggregation recorded for reports {note('per_image')}."),
+            click.option("--depth-range", default=None, metavar="dataset|none|MIN:MAX",
+                         help=f"Valid GT depth range in metres {note('dataset = Table 18 ranges')}."),
+            click.option("--clip-predictions/--no-clip-predictions", default=None,
+                         help=f"Clip predictions to the depth range before the depth metrics {note('no')}."),
+            click.option("--boundary-valid", type=click.Choice(["mask", "none"]), default=None,
+                         help=f"Drop boundary pairs touching invalid GT pixels (mask) or not {note('mask')}."),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 def _parse_model_options(pairs: tuple[str, ...]) -> dict:
@@ -136,7 +144,7 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict:
               help="On a failed sample: record an error row and go on, or stop the run (status failed).")
 @click.option("--focal-mode", type=click.Choice(["estimated", "gt", "exif"]), default=None,
               help="Focal length given to the model: none (estimated), dataset intrinsics (gt) or EXIF [suite: estimated].")
-@_protocol_options
+@_protocol_options("suite")
 @click.option("--model-option", "-o", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Extra option of the model factory, e.g. -o factor=2 for probe:gt-scale (repeatable).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars.")
@@ -196,7 +204,7 @@ def _rank() -> int:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Where RUN is looked up when it is a run id, and where the new run goes.")
 @click.option("--out", "new_id", default=None, metavar="NEW_ID", help="Id of the new run (default: <RUN>-rescored).")
-@_protocol_options
+@_protocol_options("the source run's value")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Look the datasets up here instead of the roots recorded in the run.")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True)

@@ -237,12 +237,13 @@ def new_run_id(runs_dir: Path, model: str, suite: str, moment: _dt.datetime | No
 
 def run_fingerprint(model_record: Mapping, model_options: Mapping, suite_name: str,
                     datasets: Sequence[str], protocol_record: Mapping, limit: int | None,
-                    precision: str) -> str:
+                    precision: str, save_predictions: bool = False) -> str:
     """A hash of everything that must match for a run to be resumed (not device or batch size)."""
     payload = {
         "model": model_record.get("name"), "checkpoint_sha256": model_record.get("checkpoint_sha256"),
         "model_options": dict(model_options), "suite": suite_name, "datasets": list(datasets),
         "protocol": dict(protocol_record), "limit": limit, "precision": precision,
+        "save_predictions": bool(save_predictions),
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -810,7 +811,7 @@ def _compare_for_resume(store: RunStore, fingerprint: str, model_record: Mapping
     if changed:
         differences.append("protocol options " + ", ".join(changed))
     if not differences:
-        differences.append("dataset selection, --limit, --precision or model options")
+        differences.append("dataset selection, --limit, --precision, --save-predictions or model options")
     raise StoreError(f"cannot resume run {store.run_id}: it was started with a different setup "
                      f"({'; '.join(differences)}). Use another --run-id or --no-resume.")
 
@@ -894,7 +895,7 @@ def _execute(config: RunConfig, suite: Suite, protocol: Protocol, model: Any, ct
     output_kind = model_record.get("output_kind", "metric_depth")
     protocol_record = protocol.record(output_kind)
     fingerprint = run_fingerprint(model_record, config.model_options, suite.name, suite.dataset_names,
-                                  protocol_record, config.limit, config.precision)
+                                  protocol_record, config.limit, config.precision, config.save_predictions)
     now = _iso(_utc_now())
     manifest = {
         "run_id": None, "status": "running", "created": now, "finished": None,
