@@ -52,6 +52,19 @@ def figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def shared_legend(figure) -> None:
+    """One legend below all panels (cheaper to lay out and easier to read than one per panel)."""
+    handles, labels = {}, []
+    for axes in figure.axes:
+        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+            if label not in handles:
+                handles[label] = handle
+                labels.append(label)
+    if labels:
+        figure.legend([handles[label] for label in labels], labels, loc="outside lower center",
+                      ncols=min(4, len(labels)), fontsize=8)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
@@ -136,7 +149,7 @@ def focal_cdf_plot(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) 
         axes.set_xlabel("relative focal error |f̂ − f| / f")
         axes.set_ylabel("% of images below")
         axes.grid(alpha=0.3)
-        axes.legend(fontsize=7, loc="lower right")
+    shared_legend(figure)
     title = f"Focal length: error CDF per dataset, suite {section.suite}"
     figure.suptitle(title, fontsize=11)
     return Plot(section.suite, f"{_slug(section.suite)}_focal_cdf", title, figure_png(figure))
@@ -190,9 +203,10 @@ def boundary_threshold_plots(section: SuiteSection, rows_by_run: dict[str, pd.Da
                                   linestyle="--" if agg["reference"] else "-")
                 axes.set_ylim(-0.02, 1.02)
                 axes.set_title(f"{dataset}: {_KIND_TITLES[kind]}", fontsize=9)
-                axes.set_xlabel("threshold t (depth ratio)")
+                if panel > (lines - 1) * per_line:  # bottom line only
+                    axes.set_xlabel("threshold t (depth ratio)")
                 axes.grid(alpha=0.3)
-                axes.legend(fontsize=6, loc="best")
+        shared_legend(figure)
         what = "precision / recall / F1" if len(kinds) > 1 else "recall"
         title = f"Boundaries: {what} against the threshold ({'depth' if len(kinds) > 1 else 'mask'} GT), suite {section.suite}"
         figure.suptitle(title, fontsize=10)
