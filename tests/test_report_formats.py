@@ -244,3 +244,14 @@ def test_references_alone_are_ranked_and_bolded_among_themselves(three_runs, tmp
     table2 = next(t for t in report.sections[0].tables if t.key == "table2")
     assert table2.columns[0].header == "middlebury F1"
     assert [row.cells[0].bold for row in table2.rows] == [True, True]
+
+
+def test_missing_datasets_are_listed_under_the_runs_table(tmp_path):
+    rng = np.random.default_rng(4)
+    pred, gt = depth_pair(rng)
+    datasets = [dataset_entry("middlebury", ["metric_depth"], num_samples=1),
+                dataset_entry("sintel", ["metric_depth"], status="missing", reason="not found under /data")]
+    write_run(tmp_path, manifest("m", datasets=datasets), [depth_row("middlebury", "s0", pred, gt)])
+    text = render_report(build_report([tmp_path / "m"]), "markdown")
+    assert "- model-a: sintel missing (not found under /data)" in text
+    assert "| Model | middlebury | Avg. Rank ↓ |" in text  # no empty sintel column

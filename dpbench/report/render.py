@@ -117,10 +117,8 @@ def render_markdown(report: Report, plot_links: Mapping[str, Sequence[tuple[str,
             out += ["Protocol: " + "; ".join(f"{k} = {v}" for k, v in common.items()), ""]
         header, rows = runs_rows(section)
         out += [_md_table(header, rows, align_right_from=len(header)), ""]
-        for line in missing_lines(section):
-            out.append(f"- {line}")
-        if missing_lines(section):
-            out.append("")
+        missing = missing_lines(section)
+        out += [f"- {line}" for line in missing] + ([""] if missing else [])
         for table in section.tables:
             out += [f"### {table.title}", "", markdown_table(table), ""]
             out += [f"_{note}_" for note in table.notes]
