@@ -185,95 +185,91 @@ def _first_max_positions(values: np.ndarray, starts: np.ndarray, lengths: np.nda
 def _padded_row_ratio(q: np.ndarray, direction: str) -> np.ndarray:
     """Ratio map of the horizontal pairs laid out H×W, the last column NaN (never a contour).
 
-    With this padding, row-major flat indices of consecutive pairs of a row differ by exactly 1
-    and a row's last pair and the next row's first pair by 2, so a run cannot wrap to the next
-    row. The division is the same elementwise operation as :func:`_ratio`.
+    Computed as one contiguous division over the flattened map (fast), where entry r·W + c is
+    the pair (r, c)–(r, c+1); the entries c = W−1 would pair a row's end with the next row's
+    start and are set to NaN. Consecutive pairs of a row thus have flat indices differing by
+    exactly 1, and a run can never wrap to the next row. ``q`` must be C-contiguous.
     """
     h, w = q.shape
-    out = np.empty((h, w), dtype=(q[:, :1] / q[:, :1]).dtype)
+    flat = q.ravel()
+    out = np.empty(h * w, dtype=(flat[:1] / flat[:1]).dtype)
     if direction == "right":
-        np.divide(q[:, 1:], q[:, :-1], out=out[:, :-1])
+        np.divide(flat[1:], flat[:-1], out=out[:-1])
     else:
-        np.divide(q[:, :-1], q[:, 1:], out=out[:, :-1])
+        np.divide(flat[:-1], flat[1:], out=out[:-1])
+    out = out.reshape(h, w)
     out[:, -1] = np.nan
     return out
 
 
-def _column_candidates(ratio: np.ndarray, lowest: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Above-``lowest`` entries of a vertical-pair ratio map in column-major order, as
-    (run keys c·(h+1) + r, values, row-major flat indices). Keys jump by at least 2 from one
-    column to the next, so runs stay inside a column."""
+def _row_candidates(padded_ratio: np.ndarray, lowest: float, flags: np.ndarray | None):
+    """Entries ``> lowest`` of a padded horizontal ratio map, in row-major order, as (run keys,
+    values, payload): the keys are the flat indices; the payload is ``flags`` at those entries
+    (a padded bool map) or, without flags, the flat indices."""
+    keys = np.flatnonzero(padded_ratio > lowest)
+    values = padded_ratio.ravel()[keys]
+    return keys, values, (keys if flags is None else flags.ravel()[keys])
+
+
+def _column_candidates(ratio: np.ndarray, lowest: float, flags: np.ndarray | None):
+    """Entries ``> lowest`` of a vertical-pair ratio map, in column-major order, as (run keys,
+    values, payload). Keys are c·(h+1) + r: they jump by at least 2 from one column to the next,
+    so runs stay inside a column. The payload is ``flags`` at those entries, or the row-major flat
+    indices. Everything is gathered in memory order first, then permuted (cache friendly)."""
     h, w = ratio.shape
     flat = np.flatnonzero(ratio > lowest)
+    values = ratio.ravel()[flat]
+    payload = flat if flags is None else flags.ravel()[flat]
     rows, cols = np.divmod(flat, w)
-    # rows are already sorted within each column: a stable sort on the column gives column-major
-    column_key = cols.astype(np.uint16) if w <= np.iinfo(np.uint16).max else cols
-    order = np.argsort(column_key, kind="stable")
-    flat, rows, cols = flat[order], rows[order], cols[order]
-    return cols * (h + 1) + rows, ratio.ravel()[flat], flat
+    # rows are sorted within each column: a stable sort on the column gives column-major order
+    order = np.argsort(cols.astype(np.uint16) if w <= np.iinfo(np.uint16).max else cols, kind="stable")
+    keys = cols * (h + 1) + rows
+    return keys[order], values[order], payload[order]
 
 
-def _nms(
-    ratio: np.ndarray, thresholds: list, along_columns: bool, hits: np.ndarray | None = None
-) -> list:
-    """Non-maximum suppression of one ratio map at several thresholds.
+def _nms(keys: np.ndarray, values: np.ndarray, payload: np.ndarray, thresholds: list, count: bool) -> list:
+    """Non-maximum suppression, at several thresholds, of the candidate entries of one ratio map.
 
-    Horizontal maps come padded (:func:`_padded_row_ratio`) and runs follow rows; vertical maps
-    (``along_columns``) are plain and runs follow columns. In each run of consecutive entries
-    ``> t``, only the first maximum is kept. Returns, per threshold, the kept row-major flat
-    indices of ``ratio`` or, when ``hits`` (a flat bool map) is given, how many kept entries hit it.
+    Candidates are the entries above the lowest threshold, ordered along the runs: two
+    consecutive candidates are in the same run iff their ``keys`` differ by 1. In each run of
+    consecutive entries ``> t`` only the first maximum is kept. ``payload`` travels with each
+    entry: per threshold, the result is the kept entries' payloads or, with ``count``, how many
+    kept entries have a True payload (the payload is then a bool "on a GT contour" flag).
 
     Thresholds are visited in increasing order, each filtering the previous survivors (``v > t``
     implies ``v > t'`` for every smaller t'). Raising the threshold only removes entries, so runs
     only split: an entry alone in its run stays alone and is kept at every higher threshold it
-    exceeds. Such entries leave the run computation for the ``alone`` pool, which keeps the work
-    per threshold proportional to the multi-entry runs (edges), not to isolated noise.
+    exceeds. Such entries leave the run computation for a pool, which keeps the work per threshold
+    proportional to the multi-entry runs (edges), not to isolated noise.
     """
     steps = sorted(range(len(thresholds)), key=lambda i: thresholds[i])
     result: list = [None] * len(thresholds)
-    if ratio.size == 0:
-        for j in steps:
-            result[j] = 0 if hits is not None else np.empty(0, dtype=np.intp)
-        return result
-    lowest = thresholds[steps[0]]
-    if along_columns:
-        keys, values, flat = _column_candidates(ratio, lowest)
-    else:
-        keys = np.flatnonzero(ratio > lowest)
-        values, flat = ratio.ravel()[keys], None
-    alone_values, alone_flat, alone_since = [], [], []
+    pool_values, pool_payload, pool_since = values[:0], payload[:0], np.empty(0, dtype=np.intp)
     for step, j in enumerate(steps):
         t = thresholds[j]
         if step:
             above = values > t
-            keys, values = keys[above], values[above]
-            flat = None if flat is None else flat[above]
+            keys, values, payload = keys[above], values[above], payload[above]
         starts, lengths = _split_runs(keys)
         single = lengths == 1
         if single.any():
             first = starts[single]
-            moved_flat = (keys if flat is None else flat)[first]
-            moved_values = values[first]
-            if hits is not None:  # only entries on a mask contour matter for the count
-                on_mask = hits[moved_flat]
-                moved_flat, moved_values = moved_flat[on_mask], moved_values[on_mask]
-            alone_values.append(moved_values)
-            alone_flat.append(moved_flat)
-            alone_since.append(np.full(moved_values.size, step))
+            moved_values, moved_payload = values[first], payload[first]
+            if count:  # only entries on a GT contour can ever add to the count
+                moved_values, moved_payload = moved_values[moved_payload], moved_payload[moved_payload]
+            pool_values = np.concatenate([pool_values, moved_values])
+            pool_payload = np.concatenate([pool_payload, moved_payload])
+            pool_since = np.concatenate([pool_since, np.full(moved_values.size, step)])
             in_multi = np.repeat(~single, lengths)
-            keys, values = keys[in_multi], values[in_multi]
-            flat = None if flat is None else flat[in_multi]
+            keys, values, payload = keys[in_multi], values[in_multi], payload[in_multi]
             lengths = lengths[~single]
             starts = np.cumsum(lengths) - lengths
-        kept_multi = (keys if flat is None else flat)[_first_max_positions(values, starts, lengths)]
-        pool_values = np.concatenate(alone_values) if alone_values else values[:0]
-        pool_since = np.concatenate(alone_since) if alone_since else np.empty(0, dtype=int)
+        kept = payload[_first_max_positions(values, starts, lengths)]
         in_pool = (pool_since <= step) & (pool_values > t)
-        if hits is not None:
-            result[j] = int(np.count_nonzero(hits[kept_multi])) + int(np.count_nonzero(in_pool))
+        if count:
+            result[j] = int(np.count_nonzero(kept)) + int(np.count_nonzero(in_pool))
         else:
-            pool_flat = np.concatenate(alone_flat) if alone_flat else kept_multi[:0]
-            result[j] = np.concatenate([pool_flat[in_pool], kept_multi])
+            result[j] = np.concatenate([pool_payload[in_pool], kept])
     return result
 
 
@@ -297,7 +293,7 @@ def thinned_occluding_contours(depth: Any, threshold: float) -> dict[str, np.nda
     Each maximal run of consecutive contour pairs (along rows for left/right, along columns for
     top/bottom) keeps only its pair with the largest ratio, the first one on ties.
     """
-    q = inverse_depth(_depth_map(depth, "depth"))
+    q = np.ascontiguousarray(inverse_depth(_depth_map(depth, "depth")))
     maps = {}
     for direction in DIRECTIONS:
         maps[direction] = _thinned_map(q, direction, threshold)
@@ -305,16 +301,19 @@ def thinned_occluding_contours(depth: Any, threshold: float) -> dict[str, np.nda
 
 
 def _thinned_map(q: np.ndarray, direction: str, threshold: float) -> np.ndarray:
+    h, w = q.shape
     if direction in _HORIZONTAL:
-        if q.shape[1] == 0:
-            return np.zeros((q.shape[0], 0), dtype=bool)
+        if h == 0 or w < 2:
+            return np.zeros((h, max(w - 1, 0)), dtype=bool)
         padded = _padded_row_ratio(q, direction)
-        (kept,) = _nms(padded, [threshold], along_columns=False)
-        out = np.zeros(padded.shape, dtype=bool)
+        (kept,) = _nms(*_row_candidates(padded, threshold, None), [threshold], count=False)
+        out = np.zeros((h, w), dtype=bool)
         out.ravel()[kept] = True
         return np.ascontiguousarray(out[:, :-1])
+    if h < 2 or w == 0:
+        return np.zeros((max(h - 1, 0), w), dtype=bool)
     ratio = _ratio(q, direction)
-    (kept,) = _nms(ratio, [threshold], along_columns=True)
+    (kept,) = _nms(*_column_candidates(ratio, threshold, None), [threshold], count=False)
     out = np.zeros(ratio.shape, dtype=bool)
     out.ravel()[kept] = True
     return out
@@ -365,21 +364,33 @@ def boundary_f1_curve(
     threshold_list = list(thresholds)  # np.float64 scalars, as the released loop compares with
     lowest = min(threshold_list)
 
-    q_pred = inverse_depth(pred)
-    q_gt = inverse_depth(gt)
+    q_pred = np.ascontiguousarray(inverse_depth(pred))
+    q_gt = np.ascontiguousarray(inverse_depth(gt))
+    h, w = q_gt.shape
     shape = (len(DIRECTIONS), len(threshold_list))
     tp, n_pred, n_gt = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
     steps = sorted(range(len(threshold_list)), key=lambda i: threshold_list[i])
     for k, direction in enumerate(DIRECTIONS):
-        pred_ratio = _ratio(q_pred, direction)
-        gt_ratio = _ratio(q_gt, direction)
+        pair_ok = None if valid is None else _valid_pairs(valid, direction)
+        if direction in _HORIZONTAL:  # padded layout: one contiguous division per map
+            if h == 0 or w < 2:
+                continue
+            pred_ratio = _padded_row_ratio(q_pred, direction)
+            gt_ratio = _padded_row_ratio(q_gt, direction)
+            if pair_ok is not None:
+                pair_ok = np.pad(pair_ok, ((0, 0), (0, 1)))
+        else:
+            if h < 2 or w == 0:
+                continue
+            pred_ratio = _ratio(q_pred, direction)
+            gt_ratio = _ratio(q_gt, direction)
         # one compaction for both maps: pairs above the lowest threshold in either
         candidate = pred_ratio > lowest
         candidate |= gt_ratio > lowest
-        if valid is not None:
-            candidate &= _valid_pairs(valid, direction)
+        if pair_ok is not None:
+            candidate &= pair_ok
         index = np.flatnonzero(candidate)
-        del candidate
+        del candidate, pair_ok
         pred_values, gt_values = pred_ratio.ravel()[index], gt_ratio.ravel()[index]
         del pred_ratio, gt_ratio, index
         # increasing thresholds: keep only pairs still above the threshold in either map
@@ -437,16 +448,19 @@ def _thinned_hits(
     if valid is not None:
         gt_pairs &= _valid_pairs(valid, direction)
     n_gt = int(np.count_nonzero(gt_pairs))
+    h, w = q.shape
     if direction in _HORIZONTAL:
-        if q.shape[1] == 0:
+        if h == 0 or w < 2:
             return np.zeros(len(thresholds), dtype=np.int64), n_gt
-        ratio = _padded_row_ratio(q, direction)
-        padded_gt = np.zeros(ratio.shape, dtype=bool)
+        padded_gt = np.zeros((h, w), dtype=bool)
         padded_gt[:, :-1] = gt_pairs
-        hits = _nms(ratio, thresholds, along_columns=False, hits=padded_gt.ravel())
+        ratio = _padded_row_ratio(q, direction)
+        candidates = _row_candidates(ratio, min(thresholds), padded_gt)
     else:
-        hits = _nms(_ratio(q, direction), thresholds, along_columns=True, hits=gt_pairs.ravel())
-    return np.array(hits, dtype=np.int64), n_gt
+        if h < 2 or w == 0:
+            return np.zeros(len(thresholds), dtype=np.int64), n_gt
+        candidates = _column_candidates(_ratio(q, direction), min(thresholds), gt_pairs)
+    return np.array(_nms(*candidates, thresholds, count=True), dtype=np.int64), n_gt
 
 
 def boundary_recall_curve(
@@ -470,7 +484,7 @@ def boundary_recall_curve(
 
     shape = (len(DIRECTIONS), len(threshold_list))
     tp, n_gt = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-    q = inverse_depth(pred)
+    q = np.ascontiguousarray(inverse_depth(pred))
     for k, direction in enumerate(DIRECTIONS):
         tp[k], n_gt[k] = _thinned_hits(q, foreground, valid, direction, threshold_list)
     del q

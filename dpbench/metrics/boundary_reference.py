@@ -117,13 +117,14 @@ def reference_si_boundary_recall(
     pred_depth, gt_mask = np.asarray(pred_depth), np.asarray(gt_mask)
     assert pred_depth.ndim == gt_mask.ndim == 2 and pred_depth.shape == gt_mask.shape
     thresholds, weights = _thresholds(t_min, t_max, n)
-    gt_maps = _mask_contours(gt_mask > alpha_threshold)
-    if valid is not None:
-        pair_ok = _pair_validity(np.asarray(valid, dtype=bool))
-        gt_maps = [g & ok for g, ok in zip(gt_maps, pair_ok, strict=True)]
+    foreground = gt_mask > alpha_threshold
     scores = []
     for t in thresholds:
         t = float(t)
+        gt_maps = _mask_contours(foreground)
+        if valid is not None:
+            pair_ok = _pair_validity(np.asarray(valid, dtype=bool))
+            gt_maps = [g & ok for g, ok in zip(gt_maps, pair_ok, strict=True)]
         ratios = _contour_ratios(_invert(pred_depth))
         pred_maps = [
             _nms_along_rows(ratios[0], t),
