@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from dpbench.report import html, render
 from dpbench.report.aggregate import AGGREGATIONS, aggregate_rows, aggregate_run, summarize_run
 from dpbench.report.document import REPORT_FORMAT, Report, build_report, report_json
 from dpbench.report.plots import Plot
@@ -30,8 +31,6 @@ def render_report(
 ) -> str:
     """The report in ``fmt`` (one of :data:`FORMATS`). HTML embeds ``plots``; Markdown links to
     ``plot_links`` (suite -> [(title, path)]), the plots written to disk."""
-    from dpbench.report import html, render
-
     if fmt == "markdown":
         return render.render_markdown(report, plot_links)
     if fmt == "csv":
