@@ -400,3 +400,21 @@ def test_memory_layouts_do_not_matter(rng):
         assert si_boundary_f1(pred, gt) == si_boundary_f1(np.ascontiguousarray(pred), np.ascontiguousarray(gt))
         mask = gt > 2
         assert si_boundary_recall(pred, mask) == reference_si_boundary_recall(pred, mask)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_same_test_threshold_gives_the_same_comparisons(dtype, rng):
+    """The fast path compares float32/float16 maps with a threshold of their own dtype; every
+    comparison must equal NumPy's comparison with the original (float64 or Python float) scalar."""
+    from dpbench.metrics.boundary import _same_test_threshold
+
+    info = np.finfo(dtype)
+    for t in [*np.linspace(1.05, 1.25, 10), 1.0, 0.0, -3.5, 1e6, -1e6, float(info.max) * 2]:
+        for scalar in (np.float64(t), float(t)):
+            fast = _same_test_threshold(np.dtype(dtype), scalar)
+            with np.errstate(over="ignore", invalid="ignore"):
+                near = np.asarray(t, dtype=dtype)
+                x = np.array([near, np.nextafter(near, np.inf), np.nextafter(near, -np.inf),
+                              np.inf, -np.inf, np.nan, 0.0, info.max, -info.max], dtype=dtype)
+                x = np.concatenate([x, rng.uniform(-3, 3, 200).astype(dtype)])
+                np.testing.assert_array_equal(x > fast, x > scalar, err_msg=f"{t} {type(scalar)}")

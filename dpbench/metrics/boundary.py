@@ -161,6 +161,24 @@ def _valid_pairs(valid: np.ndarray, direction: str) -> np.ndarray:
     return valid[1:, :] & valid[:-1, :]
 
 
+def _same_test_threshold(dtype: np.dtype, t: Any) -> Any:
+    """A threshold ``t'`` such that ``x > t'`` equals ``x > t`` for every ``x`` of ``dtype``, and is
+    compared in ``dtype`` itself (fast: no cast of the whole map).
+
+    When NumPy compares ``dtype`` with ``t`` in a wider type (a float32 map against a float64
+    scalar: the released F1), ``t'`` is the largest ``dtype`` value <= t: every x above it is at
+    least the next value, which is > t. Otherwise ``t`` is returned unchanged.
+    """
+    dtype = np.dtype(dtype)
+    if np.result_type(dtype, t) == dtype:
+        return t
+    with np.errstate(over="ignore"):  # a threshold beyond the dtype's range becomes ±inf
+        rounded = dtype.type(t)
+    if rounded > t:  # compared in the wider type, exactly
+        rounded = np.nextafter(rounded, dtype.type(-np.inf))
+    return rounded
+
+
 def _split_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start positions and lengths of the runs of ``keys`` (consecutive keys differ by 1)."""
     n = keys.size
@@ -362,7 +380,6 @@ def boundary_f1_curve(
         valid = check_bool_mask(valid, gt.shape, "valid")
     thresholds, weights = thresholds_and_weights(t_min, t_max, n)
     threshold_list = list(thresholds)  # np.float64 scalars, as the released loop compares with
-    lowest = min(threshold_list)
 
     q_pred = np.ascontiguousarray(inverse_depth(pred))
     q_gt = np.ascontiguousarray(inverse_depth(gt))
@@ -384,9 +401,11 @@ def boundary_f1_curve(
                 continue
             pred_ratio = _ratio(q_pred, direction)
             gt_ratio = _ratio(q_gt, direction)
+        pred_t = [_same_test_threshold(pred_ratio.dtype, t) for t in threshold_list]
+        gt_t = [_same_test_threshold(gt_ratio.dtype, t) for t in threshold_list]
         # one compaction for both maps: pairs above the lowest threshold in either
-        candidate = pred_ratio > lowest
-        candidate |= gt_ratio > lowest
+        candidate = pred_ratio > min(pred_t)
+        candidate |= gt_ratio > min(gt_t)
         if pair_ok is not None:
             candidate &= pair_ok
         index = np.flatnonzero(candidate)
@@ -395,8 +414,8 @@ def boundary_f1_curve(
         del pred_ratio, gt_ratio, index
         # increasing thresholds: keep only pairs still above the threshold in either map
         for j in steps:
-            pred_above = pred_values > threshold_list[j]
-            gt_above = gt_values > threshold_list[j]
+            pred_above = pred_values > pred_t[j]
+            gt_above = gt_values > gt_t[j]
             n_pred[k, j] = np.count_nonzero(pred_above)
             n_gt[k, j] = np.count_nonzero(gt_above)
             either = pred_above | gt_above
