@@ -9,11 +9,12 @@ sample data generated from scratch (fresh machine) and then with it present. Tar
 Part 2 — what the runner itself costs per sample at native dataset resolutions, with a stub model
 whose forward is free (a constant map): Booster-size (4112×3008 PNG + disparity), ETH3D-size
 (6048×4032 JPEG + raw depth; sparse GT) and Sintel-size (1024×436, depth + boundary tasks)
-samples written in their official layouts and read through the real adapters. Reported from the
-rows the runner writes (load, predict, resize, metrics; ms per sample) plus the store's own cost
-(journal rows, and the float16 prediction cache when ``--save-predictions`` is on), and the wall
-time per sample of a whole run with 2 loader threads (pipelined) and with 0 (sequential). The
-overhead is compared with Depth Pro's GPU time per image (0.3 s on a V100, paper §5).
+samples written in their official layouts (the writers of ``bench_io.py``) and read through the
+real adapters. Each step (load, resize, metrics, store rows, prediction cache) is timed as
+process CPU time in one thread; then a whole run (default 2 loader threads, 1 scoring thread) is
+timed as CPU and wall clock per sample. The CPU per sample is compared with Depth Pro's GPU time
+per image (0.3 s on a V100, paper Table 5 / issue #25): the share of a GPU forward that the
+loader and scoring threads must hide on other cores.
 """
 
 from __future__ import annotations
@@ -154,70 +155,79 @@ def _timed_run(out: Path, suite: Suite, model: str, workers: int, save: bool = F
     return elapsed, result.store
 
 
-def _store_costs(work: Path, store: RunStore, save: bool) -> tuple[float, float]:
-    """ms per sample: appending its rows to a journal (+ amortised table rewrite every 256 rows),
-    and caching its prediction as float16 (one part file, merged into predictions.h5)."""
-    from dpbench.store import RunStore as Store
+def _cpu_ms(fn, repeat: int = 1) -> float:
+    """Median process CPU milliseconds of ``fn()`` (single thread: CPU time = cost, robust to load)."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        times.append(1000 * (time.process_time() - start))
+    return float(np.median(times))
 
-    rows = store.rows()
-    per_sample = [group.to_dict("records") for _, group in rows.groupby("sample_id")]
-    target = Store.create(work / f"store-{store.run_id}", {"run_id": "x", "status": "running", "created": "",
-                                                          "model": {}, "suite": "", "protocol": {},
-                                                          "datasets": [], "environment": {}})
-    repeats = 256 // len(per_sample) + 1
-    start = time.perf_counter()
-    count = 0
-    for repeat in range(repeats):
-        for records in per_sample:
-            target.append_rows([{**r, "sample_id": f"{r['sample_id']}#{repeat}"} for r in records])
-            count += 1
-    target.consolidate()
-    rows_ms = 1000 * (time.perf_counter() - start) / count
-    cache_ms = float("nan")
-    if save:
-        first = rows.iloc[0]
-        depth, _ = store.read_prediction(first["dataset"], first["sample_id"])
-        start = time.perf_counter()
-        for index in range(2):
-            target.write_prediction("d", f"s{index}", depth, {"focal_px": 1.0})
-        target.merge_predictions()
-        cache_ms = 1000 * (time.perf_counter() - start) / 2
-    return rows_ms, cache_ms
+
+def _components(work: Path, name: str, path: Path, tasks: tuple[str, ...], split: str | None) -> dict:
+    """CPU ms per sample of each runner step, called directly in one thread on every sample."""
+    from dpbench.protocol import default_protocol
+
+    dataset = open_dataset(name, path, split=split)
+    protocol = default_protocol()
+    depth_range = protocol.depth_range_for(dataset.depth_range)
+    store = RunStore.create(work / f"components-{name}", {
+        "run_id": "x", "status": "running", "created": "", "model": {}, "suite": "", "protocol": {},
+        "datasets": [], "environment": {}})
+    steps = [_sample_steps(dataset, index, tasks, protocol, depth_range, store) for index in range(len(dataset))]
+    sample = dataset[0]
+    start = time.process_time()
+    store.consolidate()
+    store.merge_predictions()
+    finish_ms = 1000 * (time.process_time() - start) / len(dataset)
+    median = {key: float(np.median([step[key] for step in steps])) for key in steps[0]}
+    return {"n": len(dataset), "size": f"{sample.width}x{sample.height}", **median,
+            "store pred h5": median["store pred h5"] + finish_ms}
+
+
+def _sample_steps(dataset, index: int, tasks, protocol, depth_range, store: RunStore) -> dict[str, float]:
+    """CPU ms of each runner step on sample ``index``."""
+    from dpbench.protocol import score_boundary_depth, score_metric_depth, to_gt_resolution
+
+    sample = dataset[index]
+    half = Prediction(depth=np.full((sample.height // 2, sample.width // 2), 5.0, np.float32))
+    full = Prediction(depth=np.full((sample.height, sample.width), 5.0, np.float32))
+    pred_map = to_gt_resolution(full, sample, protocol.resize, "metric_depth")
+    metrics = _cpu_ms(lambda: score_metric_depth(pred_map, sample, protocol, "metric_depth", depth_range))
+    if "boundary_depth" in tasks:
+        metrics += _cpu_ms(lambda: score_boundary_depth(pred_map, sample, protocol, "metric_depth"))
+    row = {"dataset": dataset.name, "sample_id": sample.id, "task": "metric_depth", "status": "ok",
+           **score_metric_depth(pred_map, sample, protocol, "metric_depth", depth_range)}
+    rows = [dict(row, task=task) for task in tasks]
+    return {
+        "load": _cpu_ms(lambda: dataset[index]),
+        "resize": _cpu_ms(lambda: to_gt_resolution(half, sample, "bilinear_inverse_depth", "metric_depth")),
+        "metrics": metrics,
+        "store rows": _cpu_ms(lambda: store.append_rows(rows)),
+        "store pred h5": _cpu_ms(lambda: store.write_prediction(dataset.name, sample.id, full.depth, {"focal_px": 1.0})),
+    }
 
 
 def bench_native(work: Path, count: int) -> list[dict]:
     table = []
     for name, path, tasks, split in write_native_samples(work / "data", count):
         suite = _suite(name, path, tasks, split)
+        parts = _components(work, name, path, tasks, split)
         _timed_run(work / "warm", suite, "bench:stub", workers=0)  # page cache and imports
-        wall_seq, store = _timed_run(work / "seq", suite, "bench:stub", workers=0)
-        cpu_seq = _timed_run.cpu
-        wall_pipe, _ = _timed_run(work / "pipe", suite, "bench:stub", workers=2)
-        _, half = _timed_run(work / "half", suite, "bench:stub-half", workers=0)
-        _, saved = _timed_run(work / "saved", suite, "bench:stub", workers=0, save=True)
+        wall, store = _timed_run(work / "pipe", suite, "bench:stub", workers=2)
+        cpu = _timed_run.cpu
         rows = store.rows()
-        first_task = rows[rows["task"] == tasks[0]]
-        metrics_ms = 1000 * rows.groupby("sample_id")["seconds_metrics"].sum().mean()
-        half_rows = half.rows()
-        resize_ms = 1000 * half_rows[half_rows["task"] == tasks[0]]["seconds_resize"].mean()
-        rows_ms, cache_ms = _store_costs(work, saved, save=True)
-        sample = open_dataset(name, path, split=split)[0]
-        h, w = sample.height, sample.width
-        n = len(first_task)
-        overhead_ms = 1000 * wall_pipe / n - 1000 * first_task["seconds_predict"].mean()
+        n = parts["n"]
+        predict_ms = 1000 * rows[rows["task"] == tasks[0]]["seconds_predict"].mean()
+        cpu_ms = 1000 * cpu / n - predict_ms
+        rest = cpu_ms - parts["load"] - parts["metrics"]
         table.append({
-            "dataset": name, "size": f"{w}x{h}", "tasks": "+".join(t.replace("_depth", "") for t in tasks),
-            "n": n,
-            "load": 1000 * first_task["seconds_load"].mean(),
-            "predict (stub)": 1000 * first_task["seconds_predict"].mean(),
-            "resize (half-res)": resize_ms,
-            "metrics": metrics_ms,
-            "store rows": rows_ms,
-            "store +pred h5": cache_ms,
-            "cpu seq": 1000 * cpu_seq / n,
-            "wall seq": 1000 * wall_seq / n,
-            "wall 2 loaders": 1000 * wall_pipe / n,
-            "overhead vs 0.3 s": f"{100 * overhead_ms / 1000 / DEPTH_PRO_GPU_SECONDS:.0f}%",
+            "dataset": name, "size": parts["size"], "tasks": "+".join(t.replace("_depth", "") for t in tasks),
+            "n": n, "load": parts["load"], "resize*": parts["resize"], "metrics": parts["metrics"],
+            "store rows": parts["store rows"], "store pred h5*": parts["store pred h5"],
+            "run cpu": cpu_ms, "rest": rest, "run wall": 1000 * wall / n - predict_ms,
+            "cpu / 0.3 s": f"{100 * cpu_ms / 1000 / DEPTH_PRO_GPU_SECONDS:.0f}%",
         })
         shutil.rmtree(work / "data" / name, ignore_errors=True)
     return table
@@ -253,11 +263,15 @@ def main() -> None:
             print("\n2. runner overhead per sample at native resolution, stub model (ms per sample)")
             table = bench_native(work, args.samples)
             print(format_table(table, list(table[0])))
-            print("load/predict/resize/metrics: wall ms from the run's rows (load in a loader thread, metrics in "
-                  "the scoring thread); 'cpu seq' = process CPU time of a sequential run per sample (robust to other "
-                  "jobs on the machine); 'wall 2 loaders' = a whole run with load overlapped with predict and "
-                  "scoring, per sample; 'overhead' = that wall minus the stub's predict, against Depth Pro's "
-                  "0.3 s per image on a V100.")
+            print("CPU ms per sample, one thread, each step called directly: load = dataset[i] (decode + GT "
+                  "conversion, the adapter's cost); resize* = a half-resolution prediction brought to the GT "
+                  "(only for models that do not predict at the GT size); metrics = every task's scoring at GT "
+                  "resolution; store rows = journal append; store pred h5* = float16 cache incl. merge (only with "
+                  "--save-predictions). run cpu = process CPU of a whole run (2 loader + 1 scoring threads, stub "
+                  "model) per sample, minus the stub; rest = run cpu - load - metrics (thread hand-offs, page faults "
+                  "of fresh full-size buffers, masks, rows, manifest); run wall = wall clock per sample minus the stub; cpu / 0.3 s = run cpu against Depth "
+                  "Pro's 0.3 s per image on a V100 (the share of one GPU forward that loaders and scorers must hide "
+                  "on other cores).")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,12 +1,13 @@
 """Run one model over a suite: loading, batching, scoring, storing, resuming and sharding.
 
 The pipeline for a dataset: a pool of loader threads reads samples ahead of the model (bounded
-prefetch, in dataset order); the main thread runs the model on batches; a scoring thread brings
-each prediction to the ground truth and computes its metrics (:mod:`dpbench.protocol`) while the
-model works on the next batch; rows are appended to the run's journal in sample order as soon as
-a sample is scored (:mod:`dpbench.store`), so a killed run loses only the samples in flight and
-``resume`` continues from the rows present. Under ``torchrun`` every rank evaluates its shard of
-each dataset (:mod:`dpbench.runner_dist`) and rank 0 merges the shards at the end.
+prefetch, in dataset order); the main thread runs the model on batches; a pool of scoring
+threads (one per two loader threads, at least one) brings each prediction to the ground truth
+and computes its metrics (:mod:`dpbench.protocol`) while the model works on the next batch; rows
+are appended to the run's journal in sample order as soon as a sample is scored
+(:mod:`dpbench.store`), so a killed run loses only the samples in flight and ``resume``
+continues from the rows present. Under ``torchrun`` every rank evaluates its shard of each
+dataset (:mod:`dpbench.runner_dist`) and rank 0 merges the shards at the end.
 
 A dataset that is not on disk is recorded as missing (one line, no exception); a sample whose
 load, prediction or scoring fails becomes an ``error`` row naming the problem, and the run goes on
@@ -363,7 +364,12 @@ class Evaluation:
         self.stopped = False
         self.missing: list[str] = []
         self.records: dict[str, dict] = {}
-        self._scorer = ThreadPoolExecutor(1, thread_name_prefix="dpbench-score")
+        # Scoring (resampling + metrics at GT resolution) is CPU work on large arrays that mostly
+        # releases the GIL: one scoring thread per two loader threads (at least one). More threads
+        # on a small machine cost more than they give (page faults and TLB shoot-downs of the
+        # fresh full-size buffers grow with the number of threads: bench_runner.py).
+        self.scoring_threads = max(1, int(config.workers) // 2)
+        self._scorer = ThreadPoolExecutor(self.scoring_threads, thread_name_prefix="dpbench-score")
         self._previous = {d["name"]: d for d in store.manifest.get("datasets", []) if isinstance(d, dict)}
 
     # bookkeeping -----------------------------------------------------------------------------
@@ -526,7 +532,7 @@ class Evaluation:
         pending: deque[tuple[int, Future]] = deque()
         # With on_error='stop' each sample is scored before the next is predicted, so that the
         # run stops right after the first failing sample.
-        max_pending = 0 if self.config.on_error == "stop" else int(self.config.batch_size) + 2
+        max_pending = 0 if self.config.on_error == "stop" else int(self.config.batch_size) + self.scoring_threads + 1
         batch: list[Loaded] = []
         shown = [0]
         try:
