@@ -8,7 +8,13 @@ import pytest
 
 from dpbench.errors import UnknownNameError
 from dpbench.resources import load_toml, resource_path
-from dpbench.suites import SuiteError, default_protocol_options, get_suite, suite_from_json, suite_names
+from dpbench.suites import (
+    SuiteError,
+    default_protocol_options,
+    get_suite,
+    suite_from_json,
+    suite_names,
+)
 
 DEPTH_METRICS = ["delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "silog"]
 
