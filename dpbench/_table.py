@@ -12,9 +12,9 @@ def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | 
     columns = list(columns) if columns is not None else list(rows[0].keys())
     cells = [[_cell(row.get(col)) for col in columns] for row in rows]
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
-    header = "  ".join(col.ljust(w) for col, w in zip(columns, widths))
+    header = "  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join([header.rstrip(), rule, *body])
 
 

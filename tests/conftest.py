@@ -20,6 +20,18 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     yield
 
 
+@pytest.fixture(scope="module")
+def torch_single_thread():
+    """One torch intra-op thread for a test module: on a shared 2-core machine, two contending
+    threads run small models about 10x slower. Use with ``pytest.mark.usefixtures``."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

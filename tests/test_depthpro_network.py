@@ -17,14 +17,7 @@ REFERENCE_KEYS = Path(__file__).resolve().parents[2] / "shared" / "depthpro" / "
 # The same list, shipped with the tests so that they do not depend on the shared folder.
 LOCAL_KEYS = Path(__file__).parent / "data" / "depthpro_state_dict_keys.txt"
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a shared 2-core machine, 2 threads contend and run ~10× slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 
 def read_key_list(path: Path) -> list[tuple[str, tuple[int, ...]]]:

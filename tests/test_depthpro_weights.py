@@ -19,15 +19,7 @@ from dpbench.models.depthpro.hf_keys import hf_to_native, native_to_hf
 from dpbench.models.depthpro.model import load_network
 from dpbench.models.depthpro.network import build_network
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a shared 2-core machine, 2 threads contend and run ~10× slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
+import dpbench._plugins as plugins
 import dpbench.datasets as datasets_registry
 import dpbench.models as models_registry
 from dpbench.datasets import dataset_names, open_dataset
@@ -116,8 +117,7 @@ def test_broken_and_wrong_plugins_do_not_break_the_registry(monkeypatch, caplog)
             ]
         return good(group=group, **kwargs)
 
-    monkeypatch.setattr(models_registry, "entry_points", fake_entry_points)
-    monkeypatch.setattr(datasets_registry, "entry_points", fake_entry_points)
+    monkeypatch.setattr(plugins, "entry_points", fake_entry_points)
     monkeypatch.setattr(models_registry, "_loaded", False)
     monkeypatch.setattr(datasets_registry, "_loaded", False)
     with caplog.at_level(logging.WARNING):

@@ -8,17 +8,12 @@ that registers its adapters when imported).
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
-import pkgutil
-from importlib.metadata import entry_points
 from pathlib import Path
 
+from dpbench._plugins import import_submodules, load_entry_points
 from dpbench.datasets.base import Dataset, load_protocol
 from dpbench.errors import UnknownNameError
-
-log = logging.getLogger(__name__)
 
 _REGISTRY: dict[str, type[Dataset]] = {}
 _NOT_ADAPTERS = {"base", "listing"}
@@ -47,17 +42,10 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in pkgutil.iter_modules(__path__):
-        if module.name not in _NOT_ADAPTERS and not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
-    for ep in entry_points(group="dpbench.datasets"):
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plug-in must not break dpbench
-            log.warning("could not load dataset plug-in %r (%s): %s", ep.name, ep.value, exc)
-            continue
-        if isinstance(obj, type) and issubclass(obj, Dataset) and ep.name not in _REGISTRY:
-            register_dataset(ep.name)(obj)
+    import_submodules(__name__, __path__, _NOT_ADAPTERS)
+    for name, _value, obj in load_entry_points("dpbench.datasets", "dataset"):
+        if isinstance(obj, type) and issubclass(obj, Dataset) and name not in _REGISTRY:
+            register_dataset(name)(obj)
 
 
 def dataset_names() -> list[str]:

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
+from dpbench._plugins import import_submodules, load_entry_points
 from dpbench.errors import UnknownNameError
 from dpbench.models.base import DepthModel, ModelOptionError, check_prediction
-
-log = logging.getLogger(__name__)
 
 _NOT_WRAPPERS = {"base", "listing", "device", "hub_cache"}
 
@@ -91,18 +87,11 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in pkgutil.iter_modules(__path__):
-        if module.name not in _NOT_WRAPPERS and not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
-    for ep in entry_points(group="dpbench.models"):
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plug-in must not break dpbench
-            log.warning("could not load model plug-in %r (%s): %s", ep.name, ep.value, exc)
-            continue
-        if callable(obj) and ep.name not in _REGISTRY:
+    import_submodules(__name__, __path__, _NOT_WRAPPERS)
+    for name, value, obj in load_entry_points("dpbench.models", "model"):
+        if callable(obj) and name not in _REGISTRY:
             output_kind = getattr(obj, "output_kind", "metric_depth")
-            register_model(ep.name, output_kind=output_kind, description=f"plug-in {ep.value}")(obj)
+            register_model(name, output_kind=output_kind, description=f"plug-in {value}")(obj)
 
 
 def model_infos() -> list[ModelInfo]:
