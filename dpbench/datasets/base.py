@@ -133,7 +133,9 @@ class Dataset:
     def _skip_or_raise(self, item: str, reason: str) -> None:
         """Apply the error policy to a broken item found while indexing."""
         if self.on_error == "raise":
-            raise DatasetError(f"{self.name}: {item}: {reason}")
+            hint = (" (a partial download? split='all' opens every sample present, "
+                    "on_error='skip' skips broken ones)" if self.split != "all" else "")
+            raise DatasetError(f"{self.name}: {item}: {reason}{hint}")
         log.warning("%s: skipping %s: %s", self.name, item, reason)
         self.excluded.append((item, reason))
 
