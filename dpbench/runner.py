@@ -34,11 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dpbench import __version__
 from dpbench.datasets import find_dataset_root, get_dataset_class, open_dataset
-from dpbench.errors import DpbenchError, ModelError
+from dpbench.errors import DpbenchError, ModelError, UnknownNameError
 from dpbench.protocol import (
     Protocol,
     focal_for_model,
@@ -931,36 +929,19 @@ def _execute(config: RunConfig, suite: Suite, protocol: Protocol, model: Any, ct
 
 def default_models(suite_name: str) -> list[str]:
     """Models run when ``--model`` is omitted: the sample suite's probes (``suites.toml``)."""
-    from dpbench.suites import _definitions
+    from dpbench.suites import _definitions, suite_names
 
-    spec = _definitions()["suites"].get(suite_name, {})
-    return list(spec.get("default_models", []))
+    suites = _definitions()["suites"]
+    if suite_name not in suites and not Path(suite_name).exists():
+        raise UnknownNameError("suite", suite_name, suite_names())
+    return list(suites.get(suite_name, {}).get("default_models", []))
 
 
 def run_summary(store: RunStore) -> str:
-    """The text table printed at the end of a run (``dpbench.report.summarize_run`` if present)."""
-    try:
-        from dpbench.report import summarize_run
-    except ImportError:
-        return fallback_summary(store)
+    """The text table printed at the end of a run."""
+    from dpbench.report import summarize_run
+
     return summarize_run(store)
-
-
-def fallback_summary(store: RunStore) -> str:
-    """Mean of each task's headline metric per dataset (used until the report module exists)."""
-    from dpbench._table import format_table
-
-    headline = {"metric_depth": "delta1", "boundary_depth": "boundary_f1",
-                "boundary_mask": "boundary_recall", "focal": "focal_rel_err"}
-    rows = store.rows()
-    table = []
-    for (dataset, task), group in rows.groupby(["dataset", "task"], sort=False):
-        ok = group[group["status"] == "ok"]
-        metric = headline.get(task, "")
-        value = float(np.nanmean(ok[metric])) if metric in ok and len(ok) else None
-        table.append({"dataset": dataset, "task": task, "samples": len(group),
-                      "errors": int((group["status"] == "error").sum()), "metric": metric, "mean": value})
-    return format_table(table, ["dataset", "task", "samples", "errors", "metric", "mean"])
 
 
 __all__ = ["ON_ERROR_POLICIES", "Evaluation", "Prefetcher", "RunConfig", "RunResult", "default_models",
