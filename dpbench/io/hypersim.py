@@ -9,36 +9,22 @@ with x = u − (W − 1)/2, y = v − (H − 1)/2 (pixel centres) and f the foca
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import h5py
 import numpy as np
 
-from dpbench.errors import DatasetError
+from dpbench.io.hdf5 import read_hdf5_array, write_hdf5_array
 
 DATASET_KEY = "dataset"
 
 
 def read_hdf5(path: str | os.PathLike) -> np.ndarray:
     """Read the array stored under ``"dataset"`` in a HyperSim HDF5 file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: HyperSim HDF5 file not found")
-    try:
-        with h5py.File(path, "r") as handle:
-            if DATASET_KEY not in handle:
-                raise DatasetError(f"{path}: no '{DATASET_KEY}' dataset (found: {', '.join(handle.keys()) or 'none'})")
-            return handle[DATASET_KEY][()]
-    except OSError as exc:
-        raise DatasetError(f"{path}: unreadable HDF5 file ({exc})") from None
+    return read_hdf5_array(path, DATASET_KEY, "HyperSim HDF5")
 
 
 def write_hdf5(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write an array under ``"dataset"`` (float16 like the release, or any dtype given)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as handle:
-        handle.create_dataset(DATASET_KEY, data=np.asarray(array), compression="gzip")
+    write_hdf5_array(path, DATASET_KEY, np.asarray(array))
 
 
 def distance_to_planar(distance: np.ndarray, focal_px: float) -> np.ndarray:

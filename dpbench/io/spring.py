@@ -12,26 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.hdf5 import read_hdf5_array, write_hdf5_array
 
 DISPARITY_KEY = "disparity"
 
 
 def read_dsp5(path: str | os.PathLike) -> np.ndarray:
     """Read a Spring ``.dsp5`` file as a float32 disparity map at its stored (2×) resolution."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: Spring disparity file not found")
-    try:
-        with h5py.File(path, "r") as handle:
-            if DISPARITY_KEY not in handle:
-                raise DatasetError(f"{path}: no '{DISPARITY_KEY}' dataset (found: {', '.join(handle.keys()) or 'none'})")
-            array = handle[DISPARITY_KEY][()]
-    except OSError as exc:
-        raise DatasetError(f"{path}: unreadable HDF5 file ({exc})") from None
+    array = read_hdf5_array(path, DISPARITY_KEY, "Spring disparity")
     if array.ndim != 2:
         raise DatasetError(f"{path}: disparity must be 2-D, found shape {array.shape}")
     return np.asarray(array, dtype=np.float32)
@@ -42,10 +33,7 @@ def write_dsp5(path: str | os.PathLike, disparity: np.ndarray) -> None:
     disparity = np.asarray(disparity)
     if disparity.ndim != 2:
         raise ValueError(f"expected a 2-D disparity, got shape {disparity.shape}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as handle:
-        handle.create_dataset(DISPARITY_KEY, data=disparity.astype(np.float32), compression="gzip")
+    write_hdf5_array(path, DISPARITY_KEY, disparity.astype(np.float32))
 
 
 def read_intrinsics(path: str | os.PathLike) -> np.ndarray:
