@@ -16,15 +16,21 @@ import numpy as np
 from dpbench.errors import DatasetError
 
 
-def read_png16(path: str | os.PathLike) -> np.ndarray:
-    """Read a single-channel 16-bit PNG as an H×W uint16 array (values untouched)."""
-    path = Path(path)
+def _decode_unchanged(path: Path, what: str) -> np.ndarray:
+    """Decode an image file with its bit depth and channels untouched; DatasetError naming it."""
     if not path.is_file():
-        raise DatasetError(f"{path}: 16-bit PNG not found")
+        raise DatasetError(f"{path}: {what} not found")
     buffer = np.fromfile(path, dtype=np.uint8)
     array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
     if array is None:
         raise DatasetError(f"{path}: unreadable PNG (truncated or not an image)")
+    return array
+
+
+def read_png16(path: str | os.PathLike) -> np.ndarray:
+    """Read a single-channel 16-bit PNG as an H×W uint16 array (values untouched)."""
+    path = Path(path)
+    array = _decode_unchanged(path, "16-bit PNG")
     if array.ndim != 2:
         raise DatasetError(f"{path}: expected a single-channel depth PNG, found shape {array.shape}")
     if array.dtype != np.uint16:
@@ -73,12 +79,7 @@ def read_grey_png(path: str | os.PathLike) -> np.ndarray:
     A 3-channel file whose channels are equal (a grey mask saved as RGB) is accepted too.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: mask PNG not found")
-    buffer = np.fromfile(path, dtype=np.uint8)
-    array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
-    if array is None:
-        raise DatasetError(f"{path}: unreadable PNG (truncated or not an image)")
+    array = _decode_unchanged(path, "mask PNG")
     if array.ndim == 3:
         if array.shape[2] == 4:
             array = array[..., :3]

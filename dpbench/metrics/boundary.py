@@ -347,20 +347,26 @@ def mask_contours(mask: Any, alpha_threshold: float = 0.1) -> dict[str, np.ndarr
 # --------------------------------------------------------------------------- boundary F1
 
 
+def _direction_means(hits: np.ndarray, totals: np.ndarray) -> tuple[list, np.ndarray]:
+    """Per threshold, the plain mean over the four directions of ``hits / max(totals, 1)``.
+
+    An empty direction contributes 0; the arithmetic order is the released code's. Returns the
+    means (one per threshold) and the 4×n per-direction ratios.
+    """
+    means = []
+    by_direction = np.zeros(hits.shape)
+    for j in range(hits.shape[1]):
+        terms = [int(hits[k, j]) / max(int(totals[k, j]), 1) for k in range(4)]
+        by_direction[:, j] = terms
+        means.append(0.25 * (terms[0] + terms[1] + terms[2] + terms[3]))
+    return means, by_direction
+
+
 def _scores_f1(tp: np.ndarray, n_pred: np.ndarray, n_gt: np.ndarray) -> tuple[list, list, list, np.ndarray, np.ndarray]:
     """P, R, F1 per threshold from 4×n integer counts, with the released code's arithmetic order."""
-    precision, recall, f1 = [], [], []
-    p_dir = np.zeros(tp.shape)
-    r_dir = np.zeros(tp.shape)
-    for j in range(tp.shape[1]):
-        r_terms = [int(tp[k, j]) / max(int(n_gt[k, j]), 1) for k in range(4)]
-        p_terms = [int(tp[k, j]) / max(int(n_pred[k, j]), 1) for k in range(4)]
-        r = 0.25 * (r_terms[0] + r_terms[1] + r_terms[2] + r_terms[3])
-        p = 0.25 * (p_terms[0] + p_terms[1] + p_terms[2] + p_terms[3])
-        p_dir[:, j], r_dir[:, j] = p_terms, r_terms
-        precision.append(p)
-        recall.append(r)
-        f1.append(0.0 if r + p == 0 else 2 * (r * p) / (r + p))
+    recall, r_dir = _direction_means(tp, n_gt)
+    precision, p_dir = _direction_means(tp, n_pred)
+    f1 = [0.0 if r + p == 0 else 2 * (r * p) / (r + p) for p, r in zip(precision, recall, strict=True)]
     return precision, recall, f1, p_dir, r_dir
 
 
@@ -508,11 +514,7 @@ def boundary_recall_curve(
         tp[k], n_gt[k] = _thinned_hits(q, foreground, valid, direction, threshold_list)
     del q
 
-    recall, r_dir = [], np.zeros(shape)
-    for j in range(len(threshold_list)):
-        terms = [int(tp[k, j]) / max(int(n_gt[k, j]), 1) for k in range(4)]
-        r_dir[:, j] = terms
-        recall.append(0.25 * (terms[0] + terms[1] + terms[2] + terms[3]))
+    recall, r_dir = _direction_means(tp, n_gt)
     recall_array = np.array(recall)
     return BoundaryRecallCurve(
         thresholds=thresholds,
