@@ -509,15 +509,7 @@ class Evaluation:
         wanted = {(name, ids[i], t) for i in selected for t in tasks}
         have = wanted & self.done
         record["num_errors"] = sum(1 for d, _ in self.failed if d == name)
-        if wanted <= have:
-            limited = self.config.limit is not None and record.get("num_available", 0) > len(selected) \
-                and self.sample_filter is None
-            record["status"] = "partial" if limited else "complete"
-            record["reason"] = (f"limited to the first {len(selected)} of {record['num_available']} samples"
-                                if limited else "")
-        else:
-            record["status"] = "partial"
-            record["reason"] = f"{len(wanted - have)} of {len(wanted)} sample-task pairs not evaluated"
+        self._set_status(record, evaluated=len(have), expected=len(wanted), n_selected=len(selected))
 
     def _run_samples(self, name: str, dataset: Any, ids: Sequence[str], todo: list[tuple[int, list[str]]],
                      total: int, depth_range: tuple[float | None, float | None]) -> None:
@@ -727,16 +719,20 @@ class Evaluation:
         mine = rows[rows["dataset"] == entry.dataset]
         record["num_errors"] = int(mine.loc[mine["status"] == "error", "sample_id"].nunique())
         n_pairs = int(record["num_samples"]) * len(entry.tasks)
-        have = len(mine)
-        limited = self.config.limit is not None and record.get("num_available", 0) > record["num_samples"] \
-            and self.sample_filter is None
-        if have >= n_pairs:
-            record["status"] = "partial" if limited else "complete"
-            record["reason"] = (f"limited to the first {record['num_samples']} of {record['num_available']} samples"
-                                if limited else "")
-        else:
+        self._set_status(record, evaluated=len(mine), expected=n_pairs, n_selected=int(record["num_samples"]))
+
+    def _set_status(self, record: dict, evaluated: int, expected: int, n_selected: int) -> None:
+        """``complete`` when every expected (sample, task) row is present, ``partial`` otherwise or
+        when ``--limit`` cut the dataset short; the reason says which."""
+        if evaluated < expected:
             record["status"] = "partial"
-            record["reason"] = f"{n_pairs - have} of {n_pairs} sample-task pairs not evaluated"
+            record["reason"] = f"{expected - evaluated} of {expected} sample-task pairs not evaluated"
+            return
+        limited = (self.config.limit is not None and record.get("num_available", 0) > n_selected
+                   and self.sample_filter is None)
+        record["status"] = "partial" if limited else "complete"
+        record["reason"] = (f"limited to the first {n_selected} of {record['num_available']} samples"
+                            if limited else "")
 
 
 def remove_empty_shards(store: RunStore) -> None:
