@@ -237,7 +237,7 @@ def _machine() -> str:
     import pandas
     import torch
 
-    from dpbench.runner import _cpu_name
+    from dpbench.runner.provenance import cpu_name as _cpu_name
 
     return (f"{_cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
             f"python {platform.python_version()}, dpbench {__version__}, numpy {np.__version__}, "

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from dpbench._table import format_table
 from dpbench.errors import DpbenchError, UnknownNameError
-from dpbench.metrics import METRICS
 from dpbench.report.aggregate import aggregate_run, open_store
 from dpbench.report.document import REPORT_FORMAT
 from dpbench.resources import load_toml, resource_dir
 from dpbench.store import RunStore
+from dpbench.tasks import all_metrics
 
 TOLERANCES_FILE = "check_tolerances.toml"
 #: Compared like a metric: more failed samples than the baseline is a regression.
@@ -146,8 +146,9 @@ def parse_max_drop(items: Sequence[str]) -> dict[tuple[str | None, str], float]:
             raise CheckError(f"--max-drop {item!r}: expected metric=value or dataset:metric=value")
         dataset, _, metric = key.strip().rpartition(":")
         metric = metric.strip()
-        if metric != "*" and metric not in METRICS and metric != NUM_ERRORS:
-            raise UnknownNameError("metric", metric, [*METRICS, NUM_ERRORS])
+        known = all_metrics()
+        if metric != "*" and metric not in known and metric != NUM_ERRORS:
+            raise UnknownNameError("metric", metric, [*known, NUM_ERRORS])
         overrides[(dataset.strip() or None, metric)] = _parse_amount(amount, item)
     return overrides
 
@@ -209,7 +210,8 @@ def _verdict(metric: str, base: float | None, ours: float | None, tolerance: flo
     if ours is None:
         return None, REGRESSED  # a score that existed became undefined
     delta = ours - base
-    higher_is_better = METRICS[metric].higher_is_better if metric in METRICS else False
+    known = all_metrics()
+    higher_is_better = known[metric].higher_is_better if metric in known else False
     drop = -delta if higher_is_better else delta
     if drop > tolerance + ROUND_OFF + 1e-9 * abs(base):
         return delta, REGRESSED
@@ -273,7 +275,8 @@ def _shown(metric: str, value: float | None, signed: bool = False, tolerance: bo
     tolerances with 3 significant digits so that small ones stay visible."""
     if value is None:
         return "-"
-    if metric in METRICS and METRICS[metric].percent:
+    info = all_metrics().get(metric)
+    if info is not None and info.percent:
         value *= 100.0
         spec = ".3g" if tolerance else ".3f"
     else:
@@ -281,9 +284,14 @@ def _shown(metric: str, value: float | None, signed: bool = False, tolerance: bo
     return format(value, ("+" if signed else "") + spec)
 
 
+def _is_percent(metric: str) -> bool:
+    info = all_metrics().get(metric)
+    return info is not None and info.percent
+
+
 def format_check(result: CheckResult) -> str:
     """The table of every comparison, then the problems, then a one-line verdict."""
-    rows = [{"dataset": c.dataset, "metric": c.metric + (" (%)" if c.metric in METRICS and METRICS[c.metric].percent else ""),
+    rows = [{"dataset": c.dataset, "metric": c.metric + (" (%)" if _is_percent(c.metric) else ""),
              "baseline": _shown(c.metric, c.baseline), "run": _shown(c.metric, c.run),
              "delta": _shown(c.metric, c.delta, signed=True), "tolerance": _shown(c.metric, c.tolerance, tolerance=True),
              "verdict": c.verdict} for c in result.comparisons]

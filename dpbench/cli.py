@@ -11,6 +11,9 @@ import click
 from dpbench import __version__
 from dpbench._table import format_table
 from dpbench.errors import DpbenchError
+from dpbench.protocol import AGGREGATIONS, BOUNDARY_VALID_MODES, FOCAL_MODES, RESIZE_MODES
+from dpbench.report.options import FORMATS, TIE_RULES
+from dpbench.runner.config import ON_ERROR_POLICIES, PRECISIONS
 
 
 class _Group(click.Group):
@@ -55,6 +58,17 @@ def models_command() -> None:
     click.echo(format_table(model_rows(), ["name", "output_kind", "weights", "present", "extra", "notes"]))
 
 
+@cli.command("tasks")
+def tasks_command() -> None:
+    """List every registered task: what it reads, its metrics and which direction is better."""
+    from dpbench.tasks import list_tasks
+
+    rows = [{"name": task.name, "needs": ", ".join(task.needs), "input": task.input,
+             "metrics": ", ".join(f"{m} {'↑' if d == 'higher' else '↓'}" for m, d in task.metrics.items()),
+             "defined in": type(task).__module__} for task in list_tasks()]
+    click.echo(format_table(rows, ["name", "needs", "input", "metrics", "defined in"]))
+
+
 @cli.command("sample")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the sample suite (default: $DPBENCH_DATA/sample or ~/.cache/dpbench/sample).")
@@ -81,19 +95,19 @@ def _protocol_options(default_from: str):
 
     def decorate(func):
         options = [
-            click.option("--resize", type=click.Choice(["bilinear_inverse_depth", "bilinear_depth", "none"]),
+            click.option("--resize", type=click.Choice(RESIZE_MODES),
                          default=None,
                          help=f"How predictions of another size reach the GT size {note('bilinear_inverse_depth')}."),
             click.option("--alignment", default=None, metavar="NAME",
                          help="Alignment before the depth metrics: auto (per output kind), none, median, "
                               f"lstsq_scale, lstsq_scale_shift, lstsq_scale_shift_disparity {note('auto')}."),
-            click.option("--aggregation", type=click.Choice(["per_image", "pooled"]), default=None,
+            click.option("--aggregation", type=click.Choice(AGGREGATIONS), default=None,
                          help=f"Per-dataset aggregation recorded for reports {note('per_image')}."),
             click.option("--depth-range", default=None, metavar="dataset|none|MIN:MAX",
                          help=f"Valid GT depth range in metres {note('dataset = Table 18 ranges')}."),
             click.option("--clip-predictions/--no-clip-predictions", default=None,
                          help=f"Clip predictions to the depth range before the depth metrics {note('no')}."),
-            click.option("--boundary-valid", type=click.Choice(["mask", "none"]), default=None,
+            click.option("--boundary-valid", type=click.Choice(BOUNDARY_VALID_MODES), default=None,
                          help=f"Drop boundary pairs touching invalid GT pixels (mask) or not {note('mask')}."),
         ]
         for option in reversed(options):
@@ -129,7 +143,7 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding the datasets (default: $DPBENCH_DATA).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
               help="Loader threads reading samples ahead of the model (0: load in the main thread).")
@@ -140,9 +154,9 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an unfinished run with the same setup (or the --run-id given).")
 @click.option("--save-predictions", is_flag=True, help="Cache predictions (float16 HDF5) for `dpbench rescore`.")
-@click.option("--on-error", type=click.Choice(["continue", "stop"]), default="continue", show_default=True,
+@click.option("--on-error", type=click.Choice(ON_ERROR_POLICIES), default="continue", show_default=True,
               help="On a failed sample: record an error row and go on, or stop the run (status failed).")
-@click.option("--focal-mode", type=click.Choice(["estimated", "gt", "exif"]), default=None,
+@click.option("--focal-mode", type=click.Choice(FOCAL_MODES), default=None,
               help="Focal length given to the model: none (estimated), dataset intrinsics (gt) or EXIF [suite: estimated].")
 @_protocol_options("suite")
 @click.option("--model-option", "-o", "model_options", multiple=True, metavar="KEY=VALUE",
@@ -213,7 +227,7 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
                     boundary_valid, data_root, workers, progress) -> None:
     """Score a run's cached predictions again with other protocol options (no model run)."""
     from dpbench.runner import run_summary
-    from dpbench.runner_rescore import rescore
+    from dpbench.runner.rescore import rescore
 
     protocol = {"resize": resize, "alignment": alignment, "aggregation": aggregation,
                 "depth_range": depth_range, "clip_predictions": clip_predictions, "boundary_valid": boundary_valid}
@@ -226,25 +240,20 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
 
 
 # --- report / check -----------------------------------------------------------------------
-# Choices are spelled out here so that `dpbench --help` does not import pandas; a test checks
-# they equal dpbench.report's FORMATS / AGGREGATIONS / TIE_RULES.
-REPORT_FORMATS = ("markdown", "csv", "latex", "html", "json")
-REPORT_AGGREGATIONS = ("per_image", "pooled")
-REPORT_TIE_RULES = ("max", "min", "average")
 
 
 @cli.command("report")
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Folder of runs (used when no RUN is given, and to resolve run ids).")
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True)
 @click.option("--suite", default=None, help="Only runs of this suite.")
 @click.option("--paper", is_flag=True, help="Add the paper's published numbers and the differences.")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the figures as PNG files into this folder (HTML embeds them anyway).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file (default: standard output).")
-@click.option("--aggregation", type=click.Choice(REPORT_AGGREGATIONS), default=None,
+@click.option("--aggregation", type=click.Choice(AGGREGATIONS), default=None,
               help="Re-aggregate every run this way (default: each run's own setting).")
 @click.option("--all-runs", is_flag=True,
               help="Show every run of the runs folder, not only the latest per (model, suite).")
@@ -252,7 +261,7 @@ REPORT_TIE_RULES = ("max", "min", "average")
               help="Samples in each run's qualitative grid (needs --save-predictions runs; 0: none).")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to find the datasets for the qualitative grid if they moved since the run.")
-@click.option("--ties", type=click.Choice(REPORT_TIE_RULES), default="max", show_default=True,
+@click.option("--ties", type=click.Choice(TIE_RULES), default="max", show_default=True,
               help="Tie rule of the average rank (max: a tied group shares its worst position).")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
                    qualitative, data_root, ties) -> None:

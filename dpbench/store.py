@@ -1,6 +1,6 @@
 """The on-disk layout of a run: ``manifest.json``, per-sample rows, cached predictions.
 
-A run lives in ``<runs_dir>/<run-id>/`` (see ``/work/briefs/store_contract.md`` and DESIGN.md):
+A run lives in ``<runs_dir>/<run-id>/``:
 
 - ``manifest.json``: what was run and how (model, suite, protocol, datasets, environment,
   status), always written atomically (temporary file + ``os.replace``);
@@ -17,7 +17,8 @@ A run lives in ``<runs_dir>/<run-id>/`` (see ``/work/briefs/store_contract.md`` 
   end, so a kill can never leave a half-written HDF5 file behind;
 - ``shards/rank-<r>/`` while a ``torchrun`` run is in progress (same row files, one per rank).
 
-:class:`RunStore` is the only reader other modules use; :func:`list_runs` finds runs.
+:class:`RunStore` is the only code that opens, writes, merges or deletes these files (rows, shards,
+journals, cached predictions, the lock); other modules call its methods. :func:`list_runs` finds runs.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -167,22 +169,21 @@ def rows_to_frame(records: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.Dat
     return pd.DataFrame(data, columns=columns)
 
 
-_KNOWN_COLUMNS = (
-    "delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "silog", "n_valid",
-    "focal_px_used", "focal_source", "boundary_f1", "boundary_recall", "focal_pred", "focal_gt", "focal_rel_err",
-)
-_PREFIX_GROUPS = ("stat_", "align_", "boundary_precision_t", "boundary_recall_t", "boundary_f1_t")
+_PER_THRESHOLD = re.compile(r"(.+_t)(\d+)")
 
 
 def _column_key(name: str) -> tuple:
-    """Metric columns in report order, then per-threshold columns by threshold index, then the rest."""
-    if name in _KNOWN_COLUMNS:
-        return (0, _KNOWN_COLUMNS.index(name), 0, "")
-    for group, prefix in enumerate(_PREFIX_GROUPS, start=1):
-        suffix = name[len(prefix):]
-        if name.startswith(prefix):
-            return (group, 0, int(suffix) if suffix.isdigit() else -1, suffix)
-    return (len(_PREFIX_GROUPS) + 1, 0, 0, name)
+    """Metric columns in task order (the task registry), then other columns by name, then
+    per-threshold columns (``<stem>_t<i>``) by stem and threshold index."""
+    from dpbench.tasks import all_metrics
+
+    order = {metric: i for i, metric in enumerate(all_metrics())}
+    if name in order:
+        return (0, order[name], "", 0)
+    match = _PER_THRESHOLD.fullmatch(name)
+    if match:
+        return (2, 0, match.group(1), int(match.group(2)))
+    return (1, 0, name, 0)
 
 
 def _text_cell(value: Any) -> str:
@@ -565,6 +566,54 @@ class RunStore:
         if not base.is_dir():
             return []
         return sorted(p for p in base.iterdir() if p.is_dir() and p.name.startswith("rank-"))
+
+    def failed_keys(self) -> set[tuple[str, str]]:
+        """The (dataset, sample_id) pairs that have an ``error`` row."""
+        frame = self.rows()
+        failed = frame[frame["status"] == "error"]
+        return set(zip(failed["dataset"], failed["sample_id"], strict=True))
+
+    # shards (torchrun) -----------------------------------------------------------------
+    def shard_writer(self, rank: int) -> tuple[RowFile, Path]:
+        """The row file and prediction-parts folder of rank ``rank``'s shard (``shards/rank-<r>/``)."""
+        rows = RowFile(self.path / SHARDS / f"rank-{int(rank)}", kind=self._rows.kind)
+        return rows, rows.folder / PREDICTION_PARTS
+
+    def merge_shards(self, dataset_order: Sequence[str] = (), task_order: Sequence[str] = ()) -> int:
+        """Fold the rows of ``shards/rank-*`` into the run's table and remove the shard row files.
+
+        Cached prediction parts of the shards are left for :meth:`merge_predictions`; a shard
+        folder is deleted once it holds nothing else. Returns the number of rows merged.
+        """
+        shards = self.shard_folders()
+        if not shards:
+            return 0
+        files = [RowFile(folder, kind=self._rows.kind) for folder in shards]
+        frames = [f for f in [self._rows.read()] + [f.read() for f in files] if not f.empty]
+        count = sum(len(f) for f in frames[1:])
+        if frames:
+            merged = _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+            self._rows.consolidate(sort_rows(merged, dataset_order, task_order))
+        for row_file in files:
+            row_file.close()
+            for path in (row_file.table_path, row_file.journal_path):
+                _unlink_quietly(path)
+        self.remove_empty_shards()  # folders still holding prediction parts wait for merge_predictions
+        return count
+
+    def remove_empty_shards(self) -> None:
+        """Delete shard folders that no longer hold rows or cached predictions."""
+        base = self.path / SHARDS
+        if not base.is_dir():
+            return
+        for folder in self.shard_folders():
+            parts = folder / PREDICTION_PARTS
+            if parts.is_dir() and not any(parts.iterdir()):
+                parts.rmdir()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        if not any(base.iterdir()):
+            base.rmdir()
 
     # predictions -----------------------------------------------------------------------
     @property

@@ -19,7 +19,6 @@ from typing import Any
 
 from dpbench.errors import DpbenchError, UnknownNameError
 from dpbench.resources import load_toml, resource_path
-from dpbench.types import TASKS
 
 SUITES_FILE = "suites.toml"
 SUITE_JSON = "suite.json"
@@ -51,7 +50,6 @@ class Suite:
     description: str
     entries: tuple[SuiteEntry, ...]
     protocol: Mapping[str, Any] = field(default_factory=dict)
-    task_metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     paper_tables: tuple[str, ...] = ()
     source: str = "builtin"  # "builtin" (suites.toml), "sample" or "file" (a suite.json)
     root: Path | None = None  # the folder of a suite.json
@@ -62,16 +60,20 @@ class Suite:
 
     @property
     def tasks(self) -> list[str]:
-        """Tasks of the suite, in the canonical order of :data:`dpbench.types.TASKS`."""
+        """Tasks of the suite, in the task registry's order."""
+        from dpbench.tasks import task_names
+
         present = {task for entry in self.entries for task in entry.tasks}
-        return [task for task in TASKS if task in present]
+        return [task for task in task_names() if task in present]
 
     @property
     def metrics(self) -> list[str]:
         """Metric names the suite reports (union over its tasks, in task order)."""
+        from dpbench.tasks import get_task
+
         names: list[str] = []
         for task in self.tasks:
-            names.extend(m for m in self.task_metrics.get(task, ()) if m not in names)
+            names.extend(m for m in get_task(task).metrics if m not in names)
         return names
 
     def entry(self, dataset: str) -> SuiteEntry:
@@ -107,7 +109,7 @@ class Suite:
 def _definitions() -> Mapping[str, Any]:
     path = resource_path("datasets", SUITES_FILE)
     data = load_toml(path)
-    for key in ("protocol", "alignment_defaults", "task_metrics", "suites"):
+    for key in ("protocol", "alignment_defaults", "suites"):
         if not isinstance(data.get(key), dict):
             raise SuiteError(f"{path}: missing table [{key}]")
     return MappingProxyType(data)
@@ -117,11 +119,6 @@ def default_protocol_options() -> dict[str, Any]:
     """The protocol defaults of ``suites.toml`` ([protocol] plus [alignment_defaults])."""
     data = _definitions()
     return {**data["protocol"], "alignment_defaults": dict(data["alignment_defaults"])}
-
-
-def task_metrics() -> dict[str, tuple[str, ...]]:
-    """Metric names per task, from ``suites.toml`` [task_metrics]."""
-    return {task: tuple(names) for task, names in _definitions()["task_metrics"].items()}
 
 
 def suite_names() -> list[str]:
@@ -157,7 +154,6 @@ def _builtin_suite(name: str, sample_root, generate: bool, seen: tuple[str, ...]
         "name": name,
         "description": str(spec.get("description", "")),
         "protocol": MappingProxyType(protocol),
-        "task_metrics": MappingProxyType(task_metrics()),
         "paper_tables": tuple(spec.get("paper_tables", ())),
     }
     if spec.get("source") == "sample":
@@ -170,12 +166,24 @@ def _builtin_suite(name: str, sample_root, generate: bool, seen: tuple[str, ...]
             for entry in _builtin_suite(part, sample_root, generate, seen + (name,)).entries:
                 if entry.dataset in merged:
                     old = merged[entry.dataset]
-                    tasks = tuple(t for t in TASKS if t in set(old.tasks) | set(entry.tasks))
+                    tasks = _in_task_order(set(old.tasks) | set(entry.tasks))
                     merged[entry.dataset] = replace(old, tasks=tasks)
                 else:
                     merged[entry.dataset] = entry
         return Suite(entries=tuple(merged.values()), **common)
     return Suite(entries=_parse_entries(spec.get("datasets"), where, base=None), **common)
+
+
+def _task_names() -> tuple[str, ...]:
+    from dpbench.tasks import task_names
+
+    return task_names()
+
+
+def _in_task_order(tasks) -> tuple[str, ...]:
+    """``tasks`` in the task registry's order."""
+    wanted = set(tasks)
+    return tuple(t for t in _task_names() if t in wanted)
 
 
 def _sample_root(sample_root, generate: bool) -> Path:
@@ -213,7 +221,6 @@ def suite_from_json(path: str | os.PathLike) -> Suite:
         description=str(data.get("description", f"datasets listed in {file}")),
         entries=_parse_entries(data.get("datasets"), str(file), base=file.parent),
         protocol=MappingProxyType({**default_protocol_options(), **overrides}),
-        task_metrics=MappingProxyType(task_metrics()),
         source="file",
         root=file.parent,
     )
@@ -230,10 +237,11 @@ def _parse_entries(items: Any, where: str, base: Path | None) -> tuple[SuiteEntr
         tasks = item.get("tasks")
         if not isinstance(tasks, Sequence) or isinstance(tasks, str) or not tasks:
             raise SuiteError(f"{where}: dataset {name!r} needs a non-empty 'tasks' list")
+        known = _task_names()
         for task in tasks:
-            if task not in TASKS:
+            if task not in known:
                 raise SuiteError(f"{where}: dataset {name!r}: unknown task {task!r}; "
-                                 f"expected one of {', '.join(TASKS)}")
+                                 f"expected one of {', '.join(known)}")
         if any(e.dataset == name for e in entries):
             raise SuiteError(f"{where}: dataset {name!r} is listed twice")
         folder = item.get("path")
@@ -242,10 +250,10 @@ def _parse_entries(items: Any, where: str, base: Path | None) -> tuple[SuiteEntr
             if base is not None and not folder.is_absolute():
                 folder = base / folder
         split = item.get("split")
-        entries.append(SuiteEntry(dataset=name, tasks=tuple(t for t in TASKS if t in tasks),
+        entries.append(SuiteEntry(dataset=name, tasks=_in_task_order(tasks),
                                   split=None if split is None else str(split), path=folder))
     return tuple(entries)
 
 
 __all__ = ["Suite", "SuiteEntry", "SuiteError", "default_protocol_options", "get_suite",
-           "suite_from_json", "suite_names", "task_metrics"]
+           "suite_from_json", "suite_names"]

@@ -125,17 +125,22 @@ class Prediction:
 
     ``meta`` carries what a run records, e.g. ``seconds``, ``native_hw``, ``focal_source``
     (one of ``estimated``, ``given``, ``gt``, ``exif``) and ``focal_px_estimated``.
-    Values are not required to be finite here: the runner reports non-finite predictions
-    with the sample id instead of failing deep inside a metric.
+    ``output_kind`` (one of :data:`OUTPUT_KINDS`) is set by the runner from the model before a
+    task scores the prediction; None means "as the model declares".
+    Values are not required to be finite here: ``dpbench.models.check_prediction`` refuses
+    non-finite predictions with the sample id instead of failing deep inside a metric.
     """
 
     depth: np.ndarray
     focal_px: float | None = None
     meta: dict = field(default_factory=dict)
+    output_kind: str | None = None
 
     def __post_init__(self) -> None:
         self.depth = _as_float32_map("Prediction", "depth", self.depth, None)
         self.focal_px = _check_focal("Prediction", self.focal_px)
+        if self.output_kind is not None and self.output_kind not in OUTPUT_KINDS:
+            _fail("Prediction", "output_kind", f"must be one of {', '.join(OUTPUT_KINDS)}, got {self.output_kind!r}")
         if not isinstance(self.meta, dict):
             _fail("Prediction", "meta", f"expected a dict, got {type(self.meta).__name__}")
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from dpbench.errors import UnknownNameError
-from dpbench.metrics import METRICS, metric_info
 from dpbench.metrics.depth import (
     DEPTH_METRIC_KEYS,
     PRED_CEIL,
@@ -246,28 +245,3 @@ class TestPooling:
             total = sum_stats([])
         with pytest.warns(RuntimeWarning):
             assert math.isnan(metrics_from_stats(total)["abs_rel"])
-
-
-class TestCatalogue:
-    def test_entries(self):
-        expected = {
-            "delta1": (True, True), "delta2": (True, True), "delta3": (True, True),
-            "abs_rel": (False, False), "sq_rel": (False, False), "rmse": (False, False),
-            "rmse_log": (False, False), "log10": (False, False), "silog": (False, False),
-            "boundary_f1": (True, False), "boundary_recall": (True, False),
-            "focal_abs_rel": (False, False), "focal_delta_25": (True, True),
-            "focal_delta_50": (True, True), "focal_median_rel": (False, False),
-        }
-        assert set(METRICS) == set(expected)
-        for name, (higher, percent) in expected.items():
-            info = metric_info(name)
-            assert info.name == name
-            assert (info.higher_is_better, info.percent) == (higher, percent), name
-            assert info.label and info.description
-
-    def test_depth_keys_are_in_the_catalogue(self):
-        assert set(DEPTH_METRIC_KEYS) <= set(METRICS)
-
-    def test_unknown_name_suggests(self):
-        with pytest.raises(UnknownNameError, match="delta1"):
-            metric_info("delta_1")

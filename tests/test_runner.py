@@ -21,7 +21,7 @@ from dpbench.cli import cli  # noqa: E402
 from dpbench.errors import UnknownNameError  # noqa: E402
 from dpbench.protocol import ProtocolError  # noqa: E402
 from dpbench.runner import RunConfig, run  # noqa: E402
-from dpbench.runner_rescore import rescore  # noqa: E402
+from dpbench.runner.rescore import rescore  # noqa: E402
 from dpbench.store import RunStore, StoreError  # noqa: E402
 
 N_DEPTH, N_MASK, N_FOCAL = 6, 3, 3

@@ -1,4 +1,8 @@
-"""Protocol options and per-sample scoring: focal choice, resampling, alignment, ranges, boundaries."""
+"""Protocol options and per-sample scoring: focal choice, resampling, alignment, ranges, boundaries.
+
+The scoring steps are called through the public pieces the runner uses: the focal choice
+(:mod:`dpbench.runner.focal`), the prediction check + resampling (:func:`prepare_prediction`) and
+the tasks' ``score`` with a protocol bound to the dataset's depth range."""
 
 from __future__ import annotations
 
@@ -7,20 +11,36 @@ import pytest
 import torch
 
 from dpbench.errors import ModelError
-from dpbench.protocol import (
-    Protocol,
-    ProtocolError,
-    default_protocol,
-    exif_focal_px,
-    focal_for_model,
-    parse_depth_range,
-    score_boundary_depth,
-    score_boundary_mask,
-    score_focal,
-    score_metric_depth,
-    to_gt_resolution,
-)
+from dpbench.protocol import Protocol, ProtocolError, default_protocol, parse_depth_range
+from dpbench.runner.focal import exif_focal_px, focal_for_model
+from dpbench.runner.scoring import prepare_prediction
+from dpbench.tasks import get_task
 from dpbench.types import Prediction, Sample
+
+
+def to_gt_resolution(prediction, sample, resize, output_kind):
+    return prepare_prediction(prediction, sample, output_kind, resize, to_gt=True).depth
+
+
+def _score(task, pred_map, sample, protocol, output_kind, depth_range=(None, None)):
+    prediction = Prediction(depth=pred_map, output_kind=output_kind)
+    return get_task(task).score(sample, prediction, protocol.for_dataset(depth_range))
+
+
+def score_metric_depth(pred_map, sample, protocol, output_kind, depth_range):
+    return _score("metric_depth", pred_map, sample, protocol, output_kind, depth_range)
+
+
+def score_boundary_depth(pred_map, sample, protocol, output_kind):
+    return _score("boundary_depth", pred_map, sample, protocol, output_kind)
+
+
+def score_boundary_mask(pred_map, sample, protocol, output_kind):
+    return _score("boundary_mask", pred_map, sample, protocol, output_kind)
+
+
+def score_focal(prediction, sample):
+    return get_task("focal").score(sample, prediction, default_protocol())
 
 
 def _sample(depth, focal=300.0, valid=None, mask=None, meta=None, sid="s/1"):
@@ -136,7 +156,7 @@ def test_bad_predictions_name_the_sample():
     broken = gt.copy()
     broken[0, :3] = np.nan
     broken[1, 0] = np.inf
-    with pytest.raises(ModelError, match=r"alley_1/frame_0007.*4 non-finite value\(s\) of 600 \(3 NaN, 1 ±inf\)"):
+    with pytest.raises(ModelError, match=r"alley_1/frame_0007.*4 non-finite values of 600 \(3 NaN, 1 ±inf\)"):
         to_gt_resolution(Prediction(depth=broken), sample, "bilinear_inverse_depth", "metric_depth")
 
 

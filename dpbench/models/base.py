@@ -87,10 +87,18 @@ def reject_unknown_options(model_name: str, options: dict, accepted) -> None:
         )
 
 
-def check_prediction(prediction: Prediction, sample: Sample, output_kind: str | None = None) -> None:
+#: Largest relative difference between a prediction's aspect ratio and the image's accepted
+#: before the prediction is resampled to the image size.
+ASPECT_TOLERANCE = 0.02
+
+
+def check_prediction(prediction: Prediction, sample: Sample, output_kind: str | None = None, *,
+                     exact_size: bool = True) -> None:
     """Refuse a prediction that cannot be scored, with a ModelError naming the sample id.
 
-    Checks: a :class:`Prediction`; depth of the sample's H×W; every value finite; and, for
+    The one check every path uses (the runner, ``rescore``, ``predictions:``, the Python API):
+    a :class:`Prediction`; a non-empty depth map of the sample's H×W (``exact_size``) or of its
+    aspect ratio within 2 % (the runner resamples it afterwards); every value finite; and, for
     ``output_kind='metric_depth'``, every value > 0 (metric depth of zero or less is meaningless
     and breaks the log-based metrics). Relative outputs may be zero or negative (affine-invariant).
     """
@@ -98,21 +106,21 @@ def check_prediction(prediction: Prediction, sample: Sample, output_kind: str | 
     if not isinstance(prediction, Prediction):
         raise ModelError(f"{where}: the model returned {type(prediction).__name__}, not a Prediction")
     depth = prediction.depth
-    if depth.shape != (sample.height, sample.width):
-        raise ModelError(
-            f"{where}: prediction has shape {depth.shape[0]}×{depth.shape[1]} but the image is "
-            f"{sample.height}×{sample.width}"
-        )
+    h, w = depth.shape
+    if exact_size and (h, w) != (sample.height, sample.width):
+        raise ModelError(f"{where}: prediction has shape {h}×{w} but the image is {sample.height}×{sample.width}")
+    if h < 1 or w < 1:
+        raise ModelError(f"{where}: prediction is empty ({h}×{w})")
+    aspect_pred, aspect_image = w / h, sample.width / sample.height
+    if abs(aspect_pred - aspect_image) / aspect_image > ASPECT_TOLERANCE:
+        raise ModelError(f"{where}: prediction has shape {h}×{w}, whose aspect ratio differs from the "
+                         f"image's {sample.height}×{sample.width} (wrong shape or transposed?)")
     bad = prediction.nonfinite_count()
     if bad:
         n_nan = int(np.count_nonzero(np.isnan(depth)))
-        raise ModelError(
-            f"{where}: prediction has {bad} non-finite values of {depth.size} "
-            f"({n_nan} NaN, {bad - n_nan} ±inf)"
-        )
+        raise ModelError(f"{where}: prediction has {bad} non-finite values of {depth.size} "
+                         f"({n_nan} NaN, {bad - n_nan} ±inf)")
     if output_kind == "metric_depth":
         non_positive = int(np.count_nonzero(depth <= 0))
         if non_positive:
-            raise ModelError(
-                f"{where}: metric depth prediction has {non_positive} values <= 0 of {depth.size}"
-            )
+            raise ModelError(f"{where}: metric depth prediction has {non_positive} values <= 0 of {depth.size}")

@@ -11,26 +11,44 @@ Modules: :mod:`~dpbench.report.aggregate` (rows -> per-dataset scores, the end-o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from importlib import import_module
+from typing import Any
 
-from dpbench.report import html, render
-from dpbench.report.aggregate import AGGREGATIONS, aggregate_rows, aggregate_run, summarize_run
-from dpbench.report.document import REPORT_FORMAT, Report, build_report, report_json
-from dpbench.report.plots import Plot
-from dpbench.report.rank import DEFAULT_TIE_RULE, TIE_RULES, average_ranks, rank_values
-from dpbench.report.render import FORMATS
-from dpbench.report.select import collect_runs
+#: Public names and the submodule each comes from (imported on first use, so that the light
+#: modules, e.g. :mod:`~dpbench.report.options`, can be imported without pandas and matplotlib).
+_LAZY = {
+    "AGGREGATIONS": "dpbench.protocol",
+    "aggregate_rows": "dpbench.report.aggregate", "aggregate_run": "dpbench.report.aggregate",
+    "summarize_run": "dpbench.report.aggregate",
+    "REPORT_FORMAT": "dpbench.report.document", "Report": "dpbench.report.document",
+    "build_report": "dpbench.report.document", "report_json": "dpbench.report.document",
+    "Plot": "dpbench.report.plots",
+    "DEFAULT_TIE_RULE": "dpbench.report.options", "TIE_RULES": "dpbench.report.options",
+    "FORMATS": "dpbench.report.options",
+    "average_ranks": "dpbench.report.rank", "rank_values": "dpbench.report.rank",
+    "collect_runs": "dpbench.report.select",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dpbench.report' has no attribute {name!r}")
 
 
 def render_report(
-    report: Report,
+    report: Any,
     fmt: str,
     *,
-    plots: Sequence[Plot] = (),
+    plots: Sequence[Any] = (),
     notes: Sequence[str] = (),
     plot_links: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> str:
     """The report in ``fmt`` (one of :data:`FORMATS`). HTML embeds ``plots``; Markdown links to
     ``plot_links`` (suite -> [(title, path)]), the plots written to disk."""
+    from dpbench.report import html, render
+    from dpbench.report.options import FORMATS
+
     if fmt == "markdown":
         return render.render_markdown(report, plot_links)
     if fmt == "csv":
@@ -44,8 +62,4 @@ def render_report(
     raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
-__all__ = [
-    "AGGREGATIONS", "DEFAULT_TIE_RULE", "FORMATS", "REPORT_FORMAT", "TIE_RULES", "Plot", "Report",
-    "aggregate_rows", "aggregate_run", "average_ranks", "build_report", "collect_runs",
-    "rank_values", "render_report", "report_json", "summarize_run",
-]
+__all__ = [*_LAZY, "render_report"]

@@ -1,10 +1,11 @@
 """The report's figures (PNG bytes), drawn with matplotlib's Agg canvas (no pyplot, no display).
 
 - per-dataset bars per model for the headline metric of each task (δ1, boundary F1/recall,
-  focal δ25);
+  focal δ25: :attr:`dpbench.tasks.Task.headline`);
 - the focal error CDF (paper Fig. 10 style): % of images whose relative focal error is below x;
-- boundary precision / recall / F1 against the contour threshold (from the per-threshold row
-  columns ``boundary_{precision,recall,f1}_t{i}``; thresholds from the run's protocol).
+- per-threshold curves of the tasks that store them (:attr:`dpbench.tasks.Task.curve_kinds`:
+  boundary precision / recall / F1 against the contour threshold, from the row columns
+  ``boundary_{precision,recall,f1}_t{i}``; thresholds from the run's protocol).
 The qualitative grid is in :mod:`dpbench.report.qualitative`.
 """
 
@@ -17,10 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dpbench.metrics import METRICS
 from dpbench.report.tables import SuiteSection
+from dpbench.tasks import get_task, list_tasks, metric_info
 
-BAR_METRICS = ("delta1", "boundary_f1", "boundary_recall", "focal_delta_25")
 DPI = 100
 _KIND_TITLES = {"precision": "precision", "recall": "recall", "f1": "F1"}
 
@@ -79,12 +79,12 @@ def _ok_rows(rows: pd.DataFrame, task: str, dataset: str | None = None) -> pd.Da
 def bar_plots(section: SuiteSection) -> list[Plot]:
     """Grouped bars: one group per dataset, one bar per run (references hatched)."""
     plots = []
-    for metric in BAR_METRICS:
+    for metric in [task.headline for task in list_tasks()]:
         datasets = [d for d in dict.fromkeys(d for agg in section.aggregates for d in agg["results"])
                     if any(agg["results"].get(d, {}).get(metric) is not None for agg in section.aggregates)]
         if not datasets:
             continue
-        info = METRICS[metric]
+        info = metric_info(metric)
         scale = 100.0 if info.percent else 1.0
         runs = section.aggregates
         figure = new_figure(max(4.5, 1.0 + 0.9 * len(datasets) * max(1, len(runs)) ** 0.5), 3.4)
@@ -109,9 +109,10 @@ def bar_plots(section: SuiteSection) -> list[Plot]:
 
 def focal_errors(rows: pd.DataFrame, dataset: str) -> np.ndarray:
     """Relative focal errors |f̂ − f| / f of a dataset's scored images (NaNs dropped)."""
-    ok = _ok_rows(rows, "focal", dataset)
-    if "focal_rel_err" in ok:
-        errors = pd.to_numeric(ok["focal_rel_err"], errors="coerce").to_numpy(dtype=float)
+    task = get_task("focal")
+    ok = _ok_rows(rows, task.name, dataset)
+    if task.error_column in ok:
+        errors = pd.to_numeric(ok[task.error_column], errors="coerce").to_numpy(dtype=float)
     elif {"focal_pred", "focal_gt"} <= set(ok.columns):
         pred = ok["focal_pred"].to_numpy(dtype=float)
         gt = ok["focal_gt"].to_numpy(dtype=float)
@@ -155,10 +156,10 @@ def focal_cdf_plot(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) 
     return Plot(section.suite, f"{_slug(section.suite)}_focal_cdf", title, figure_png(figure))
 
 
-def _threshold_means(rows: pd.DataFrame, task: str, dataset: str, kind: str) -> np.ndarray:
-    """Mean over a dataset's scored images of ``boundary_<kind>_t{i}``, i = 0, 1, …"""
+def _threshold_means(rows: pd.DataFrame, task: str, dataset: str, kind: str, prefix: str = "boundary_") -> np.ndarray:
+    """Mean over a dataset's scored images of ``<prefix><kind>_t{i}``, i = 0, 1, …"""
     ok = _ok_rows(rows, task, dataset)
-    pattern = re.compile(rf"^boundary_{kind}_t(\d+)$")
+    pattern = re.compile(rf"^{re.escape(prefix + kind)}_t(\d+)$")
     indexed = sorted((int(m.group(1)), c) for c in ok.columns if (m := pattern.match(c)))
     if not indexed or ok.empty:
         return np.empty(0)
@@ -179,11 +180,11 @@ def _thresholds(agg: dict, count: int) -> np.ndarray:
 def boundary_threshold_plots(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) -> list[Plot]:
     """Precision/recall/F1 against the threshold (depth GT) and recall against it (mask GT)."""
     plots = []
-    for task, metric, kinds in (("boundary_depth", "boundary_f1", ("precision", "recall", "f1")),
-                                ("boundary_mask", "boundary_recall", ("recall",))):
+    for task_object in [t for t in list_tasks() if t.curve_kinds]:
+        task, metric, kinds, prefix = task_object.name, task_object.headline, task_object.curve_kinds, task_object.curve_prefix
         datasets = [d for d in dict.fromkeys(d for agg in section.aggregates for d in agg["results"])
                     if any(metric in agg["results"].get(d, {}) for agg in section.aggregates)]
-        curves = {(agg["run_id"], d, k): _threshold_means(rows_by_run[agg["run_id"]], task, d, k)
+        curves = {(agg["run_id"], d, k): _threshold_means(rows_by_run[agg["run_id"]], task, d, k, prefix)
                   for agg in section.aggregates for d in datasets for k in kinds}
         if not any(c.size for c in curves.values()):
             continue

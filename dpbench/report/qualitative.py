@@ -21,11 +21,17 @@ from dpbench.metrics.boundary import occluding_contours
 from dpbench.report.plots import Plot, _slug, figure_png, new_figure
 from dpbench.store import RunStore
 
-DEPTH_TASKS = ("metric_depth", "boundary_depth")
 DISPLAY_SIDE = 480  # longest side of a displayed map, in pixels
 ERROR_CAP = 0.5
 _COLUMNS = ("image", "GT inverse depth", "predicted inverse depth", "relative error", "contours")
 
+
+
+def _depth_tasks() -> list[str]:
+    """Tasks scored against a GT depth map from the predicted map (what the grid compares)."""
+    from dpbench.tasks import list_tasks
+
+    return [t.name for t in list_tasks() if t.input == "map" and "depth" in t.needs]
 
 def contour_pixels(depth: np.ndarray, threshold: float) -> np.ndarray:
     """H×W map of the pixels touching an occluding contour pair of ``depth`` at ``threshold``."""
@@ -60,7 +66,7 @@ def _open_datasets(manifest: dict, data_root: str | os.PathLike | None, notes: l
 
     opened = {}
     for entry in manifest.get("datasets", []):
-        if not set(entry.get("tasks") or ()) & set(DEPTH_TASKS):
+        if not set(entry.get("tasks") or ()) & set(_depth_tasks()):
             continue
         name = entry["name"]
         root = entry.get("root")
@@ -78,7 +84,7 @@ def _open_datasets(manifest: dict, data_root: str | os.PathLike | None, notes: l
 
 def _pick_samples(store: RunStore, datasets: dict, count: int) -> list[tuple[str, str]]:
     rows = store.rows()
-    ok = rows[rows["status"].eq("ok") & rows["task"].isin(DEPTH_TASKS) & rows["dataset"].isin(list(datasets))]
+    ok = rows[rows["status"].eq("ok") & rows["task"].isin(_depth_tasks()) & rows["dataset"].isin(list(datasets))]
     per_dataset = {name: list(dict.fromkeys(ok.loc[ok["dataset"] == name, "sample_id"]))
                    for name in datasets}
     picked: list[tuple[str, str]] = []

@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-TIE_RULES = ("max", "min", "average")
-DEFAULT_TIE_RULE = "max"
+from dpbench.report.options import DEFAULT_TIE_RULE, TIE_RULES
 
 
 def _present(value: float | None) -> bool:

@@ -1,7 +1,8 @@
 """The report's tables, laid out like the paper's, independent of the output format.
 
 Runs are grouped by suite (a dataset name means different data in different suites: the sample
-suite reuses "middlebury" for synthetic scenes). For each suite:
+suite reuses "middlebury" for synthetic scenes). For each suite, the tables the tasks declare
+(:meth:`dpbench.tasks.Task.tables`), in task order; the built-in tasks give:
 - Table 1 style: δ1 per dataset and the average rank (see :mod:`dpbench.report.rank`);
 - Table 4 style: AbsRel, Log10, δ2, δ3, SI-Log, one table per dataset;
 - Table 2 style: boundary F1 (depth GT) and recall (mask GT) per dataset;
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from dpbench.metrics import METRICS
 from dpbench.report.aggregate import format_value
 from dpbench.report.paper import (
     PaperMethod,
@@ -27,14 +27,12 @@ from dpbench.report.paper import (
     paper_results,
 )
 from dpbench.report.rank import DEFAULT_TIE_RULE, average_ranks
+from dpbench.tasks import TableSpec, list_tasks, metric_info
 
 RUN, REFERENCE, PAPER, DIFF = "run", "reference", "paper", "diff"
 REFERENCE_MARK = "†"
 AVG_RANK = "avg_rank"
 
-TABLE4_METRICS = ("abs_rel", "log10", "delta2", "delta3", "silog")
-TABLE3_METRICS = ("focal_delta_25", "focal_delta_50")
-RANK_METRIC = "delta1"
 _GRAY_NOTE = "* not strictly zero-shot (a gray row in the paper: domain-specific models or crops)."
 
 
@@ -87,7 +85,7 @@ class SuiteSection:
 
 
 def _metric_header(metric: str) -> str:
-    info = METRICS[metric]
+    info = metric_info(metric)
     arrow = "↑" if info.higher_is_better else "↓"
     unit = " %" if info.percent else ""
     return f"{info.label}{unit} {arrow}"
@@ -176,7 +174,7 @@ def _bold_best(table: Table, column_indices: list[int] | None = None) -> None:
     pool = _bold_pool(table)
     for index in column_indices if column_indices is not None else range(len(table.columns)):
         metric = table.columns[index].metric
-        higher = False if metric == AVG_RANK else METRICS[metric].higher_is_better
+        higher = False if metric == AVG_RANK else metric_info(metric).higher_is_better
         cells = [row.cells[index] for row in pool if row.cells[index].value is not None]
         if not cells:
             continue
@@ -185,15 +183,15 @@ def _bold_best(table: Table, column_indices: list[int] | None = None) -> None:
             cell.bold = cell.text == best.text
 
 
-def _add_rank_column(table: Table, ties: str) -> dict[str, float | None]:
-    """Append the average δ1 rank. Runs and paper methods are ranked together; references are
+def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, float | None]:
+    """Append the average rank on ``rank_metric`` (δ1 for Table 1). Runs and paper methods are ranked together; references are
     ranked among themselves only (printed in parentheses), so a probe never displaces a model."""
     ranks: dict[int, float | None] = {}
     for pool in ((RUN, PAPER), (REFERENCE,)):
         rows = [row for row in table.rows if row.kind in pool]
         values = {id(row): {c.dataset: cell.value for c, cell in zip(table.columns, row.cells, strict=True)}
                   for row in rows}
-        ranks.update(average_ranks(values, higher_is_better=METRICS[RANK_METRIC].higher_is_better, ties=ties))
+        ranks.update(average_ranks(values, higher_is_better=metric_info(rank_metric).higher_is_better, ties=ties))
     table.columns.append(Column("Avg. Rank ↓", AVG_RANK))
     run_ranks: dict[str, float | None] = {}
     for row in table.rows:
@@ -223,38 +221,58 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False,
     tables: list[Table] = []
     ranks: dict[str, float | None] = {}
 
-    depth_sets = _datasets_with(aggregates, RANK_METRIC)
-    if depth_sets:
-        table = builder.build(
-            "table1", "Metric depth: δ1 (%) and average rank (Table 1 style)",
-            [Column(d, RANK_METRIC, d) for d in depth_sets],
-            [f"Avg. Rank: rank on δ1 per dataset, averaged over the datasets a model has; "
-             f"ties share the {ties_phrase(ties)} position of the tied group"
-             + ("; the paper's methods are ranked together with the runs" if use_paper else "")
-             + f"; references ({REFERENCE_MARK}) are ranked among themselves, in parentheses."],
-        )
-        ranks = _add_rank_column(table, ties)
+    for spec in _table_specs():
+        datasets = {m: _datasets_with(aggregates, m) for m in spec.metrics}
+        if spec.layout == "per_dataset":
+            for dataset in datasets[spec.metrics[0]]:
+                tables.append(builder.build(
+                    f"{spec.key}:{dataset}", spec.title.format(dataset=dataset),
+                    [Column(_metric_header(m), m, dataset) for m in spec.metrics]))
+            continue
+        columns = [Column(part.column_header(d, metric_info(m)), m, d)
+                   for part in spec.parts for d in _datasets_with(aggregates, part.metrics[0])
+                   for m in part.metrics]
+        if not columns:
+            continue
+        notes = []
+        if spec.rank:
+            rank_label = metric_info(spec.metrics[0]).label
+            notes.append(f"Avg. Rank: rank on {rank_label} per dataset, averaged over the datasets a model has; "
+                         f"ties share the {ties_phrase(ties)} position of the tied group"
+                         + ("; the paper's methods are ranked together with the runs" if use_paper else "")
+                         + f"; references ({REFERENCE_MARK}) are ranked among themselves, in parentheses.")
+        table = builder.build(spec.key, spec.title, columns, notes)
+        if spec.rank:
+            ranks = _add_rank_column(table, ties, spec.metrics[0])
         tables.append(table)
-        for dataset in depth_sets:
-            tables.append(builder.build(
-                f"table4:{dataset}", f"Metric depth on {dataset}: other metrics (Table 4 style)",
-                [Column(_metric_header(m), m, dataset) for m in TABLE4_METRICS]))
-
-    boundary_columns = [Column(f"{d} F1", "boundary_f1", d) for d in _datasets_with(aggregates, "boundary_f1")]
-    boundary_columns += [Column(f"{d} R", "boundary_recall", d)
-                         for d in _datasets_with(aggregates, "boundary_recall")]
-    if boundary_columns:
-        tables.append(builder.build(
-            "table2", "Boundary accuracy: scale-invariant F1 (depth GT) and recall (mask GT) (Table 2 style)",
-            boundary_columns))
-
-    focal_sets = _datasets_with(aggregates, TABLE3_METRICS[0])
-    if focal_sets:
-        tables.append(builder.build(
-            "table3", "Focal length: share of images with relative error < 25% / < 50% (Table 3 style)",
-            [Column(f"{d} {'δ25' if m.endswith('25') else 'δ50'}", m, d)
-             for d in focal_sets for m in TABLE3_METRICS]))
     return SuiteSection(suite, aggregates, labels, tables, ranks, use_paper)
+
+
+@dataclass
+class _MergedSpec:
+    """The tables of several tasks that share a key, merged column-wise in task order."""
+
+    key: str
+    title: str
+    layout: str
+    rank: bool
+    parts: list[TableSpec]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(m for part in self.parts for m in part.metrics)
+
+
+def _table_specs() -> list[_MergedSpec]:
+    """Every task's report tables, those sharing a key merged (Table 2: F1 and recall)."""
+    merged: dict[str, _MergedSpec] = {}
+    for task in list_tasks():
+        for spec in task.tables():
+            if spec.key in merged:
+                merged[spec.key].parts.append(spec)
+            else:
+                merged[spec.key] = _MergedSpec(spec.key, spec.title, spec.layout, spec.rank, [spec])
+    return list(merged.values())
 
 
 def ties_phrase(ties: str) -> str:

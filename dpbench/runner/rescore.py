@@ -25,10 +25,10 @@ import numpy as np
 from dpbench.errors import DpbenchError, ModelError
 from dpbench.models.base import DepthModel
 from dpbench.protocol import Protocol, ProtocolError
-from dpbench.runner import RunConfig, RunResult, _default_say, _execute
-from dpbench.runner_dist import DistContext
+from dpbench.runner.api import evaluate, print_message
+from dpbench.runner.config import RunConfig, RunResult
 from dpbench.store import RunStore, StoreError
-from dpbench.suites import Suite, SuiteEntry, task_metrics
+from dpbench.suites import Suite, SuiteEntry
 from dpbench.types import Prediction, Sample
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,6 @@ def rescore(run: str | os.PathLike, *, new_id: str | None = None, runs_dir: str 
     ``runs_dir``) as ``new_id`` (default ``<run id>-rescored``). ``data_root`` re-locates the
     datasets when they moved since the original run.
     """
-    say = say or _default_say
     source = _resolve_run(run, runs_dir)
     source.validate()
     manifest = source.manifest
@@ -135,8 +134,7 @@ def rescore(run: str | os.PathLike, *, new_id: str | None = None, runs_dir: str 
     if not entries:
         raise DpbenchError(f"run {source.run_id} has no evaluated dataset to re-score")
     suite = Suite(name=str(manifest.get("suite", "custom")), description=f"re-score of {source.run_id}",
-                  entries=tuple(entries), protocol=new_protocol.as_options(),
-                  task_metrics=task_metrics(), source="rescore")
+                  entries=tuple(entries), protocol=new_protocol.as_options(), source="rescore")
 
     def sample_filter(dataset: str) -> set[str]:
         return {sample_id for name, sample_id in keys if name == dataset}
@@ -153,10 +151,8 @@ def rescore(run: str | os.PathLike, *, new_id: str | None = None, runs_dir: str 
                        out=target_dir, run_id=new_id or _new_id(target_dir, source.run_id), resume=False,
                        save_predictions=False, workers=workers, progress=progress,
                        precision=str(options_record.get("precision", "fp32")),
-                       limit=manifest.get("limit"), on_error="continue")
-    config.check()
-    model = CachedPredictions(source)
-    result = _execute(config, suite, new_protocol, model, DistContext(), "cpu", say,
+                       limit=manifest.get("limit"), on_error="continue", device="cpu")
+    result = evaluate(CachedPredictions(source), config, say=say or print_message,
                       extra_manifest={"rescored_from": source.run_id, "rescored_from_path": str(source.path)},
                       sample_filter=sample_filter, carried_rows=carried_rows)
     _share_predictions(source, result.store)

@@ -1,0 +1,10 @@
+"""The choices of ``dpbench report`` (output formats, tie rules), defined once for the library and
+the command line; this module imports nothing heavy so that ``dpbench --help`` stays fast."""
+
+from __future__ import annotations
+
+#: Output formats of a report.
+FORMATS = ("markdown", "csv", "latex", "html", "json")
+#: How a tied group shares positions in the average rank (see :mod:`dpbench.report.rank`).
+TIE_RULES = ("max", "min", "average")
+DEFAULT_TIE_RULE = "max"
