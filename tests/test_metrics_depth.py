@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 
-from dpbench.errors import UnknownNameError
 from dpbench.metrics.depth import (
     DEPTH_METRIC_KEYS,
     PRED_CEIL,

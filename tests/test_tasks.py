@@ -18,7 +18,15 @@ from dpbench.cli import cli
 from dpbench.errors import UnknownNameError
 from dpbench.metrics.depth import DEPTH_METRIC_KEYS
 from dpbench.protocol import default_protocol
-from dpbench.tasks import Task, TaskError, all_metrics, get_task, list_tasks, metric_info, register_task, task_names
+from dpbench.tasks import (
+    Task,
+    TaskError,
+    all_metrics,
+    get_task,
+    metric_info,
+    register_task,
+    task_names,
+)
 from dpbench.types import Prediction, Sample
 
 

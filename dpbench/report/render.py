@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 from dpbench.report.document import Report, report_json
-from dpbench.report.options import FORMATS
 from dpbench.report.tables import AVG_RANK, PAPER, REFERENCE, REFERENCE_MARK, SuiteSection, Table
 
 LEGEND = ("δ1–δ3 and the focal δ25/δ50 are percentages; the other metrics are printed as stored. "
