@@ -1,12 +1,12 @@
 """EXIF focal length: read it from image files, turn it into pixels, and write it (tests, sample suite).
 
-Depth Pro's rule (ml-depth-pro ``utils.load_rgb``, FORMATS.md P7): take the 35 mm-equivalent focal
+Depth Pro's rule (ml-depth-pro ``utils.load_rgb``, docs/formats.md P7): take the 35 mm-equivalent focal
 length ``FocalLengthIn35mmFilm`` (tag 0xA405, also known to other tools as ``FocalLenIn35mmFilm``
 and ``FocalLengthIn35mmFormat``) from the EXIF sub-IFD merged with IFD0 (IFD0 wins on a clash),
 and convert it by the diagonal rule f_px = f35 · sqrt(W² + H²) / sqrt(36² + 24²), with W×H the
 image size after the EXIF orientation. When only the physical ``FocalLength`` (mm, tag 0x920A)
 is known, f_px = f_mm · W_long / sensor_long_mm needs the camera's sensor width, which EXIF does
-not carry reliably: it is used only when a table of sensor widths is supplied (FORMATS.md §14.2).
+not carry reliably: it is used only when a table of sensor widths is supplied (docs/formats.md §14.2).
 
 Both rules are invariant to the orientation (the diagonal does not change under a rotation, and
 the long side is matched with the sensor's long side), so the pixel focal is the same whether or

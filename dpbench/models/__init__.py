@@ -128,7 +128,7 @@ def load_model(
     precision: str = "fp32",
     **options,
 ) -> DepthModel:
-    """Create the model registered as ``name`` (DESIGN.md contract)."""
+    """Create the model registered as ``name`` (the contract in docs/ARCHITECTURE.md)."""
     info, arg = get_model_info(name)
     for module in info.requires:
         if importlib.util.find_spec(module) is None:

@@ -22,7 +22,7 @@ bilinearly; transformers' own post-processing uses bicubic, which overshoots at 
 ``output_kind=`` option overrides the table (e.g. a DPT fine-tuned for metric depth) and is
 required for other model types.
 
-DepthPro-hf follows the released recipe (PAPER.md §6.1, §6.3): the network returns a canonical
+DepthPro-hf follows the released recipe (docs/paper.md §6.1, §6.3): the network returns a canonical
 inverse depth C and a horizontal FoV; f_px = 0.5·W / tan(FoV/2) with W the input width, unless a
 focal length is given (it then overrides the estimate, which is still reported); inverse depth
 C·W/f_px is resized bilinearly to H×W, clamped to [1e-4, 1e4] and inverted.

@@ -2,7 +2,7 @@
 
 Marigold predicts affine-invariant depth in [0, 1] (0 = near plane, 1 = far plane, both chosen
 per image), so the output kind is ``relative_depth``: depth metrics need an alignment, boundary
-metrics take it as it is (PAPER.md §9.12). The pipeline resizes its prediction back to the input
+metrics take it as it is (docs/paper.md §9.12). The pipeline resizes its prediction back to the input
 resolution (``match_input_resolution``); dpbench only squeezes it to H×W, converts it to float32
 and, should the size still differ, resizes it bilinearly.
 

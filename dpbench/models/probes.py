@@ -46,7 +46,7 @@ from dpbench.models import register_model
 from dpbench.models.base import DepthModel, ModelOptionError, reject_unknown_options, require_sample
 from dpbench.types import Prediction, Sample
 
-#: Foreground of a matte: alpha strictly above this (the paper's matting rule, PAPER.md §3.1).
+#: Foreground of a matte: alpha strictly above this (the paper's matting rule, docs/paper.md §3.1).
 MASK_ALPHA_THRESHOLD = 0.1
 #: Depth (m) of the foreground of a rendered mask step.
 MASK_NEAR_DEPTH = 1.0
