@@ -2,7 +2,7 @@
 
 Each of these is a folder of photos next to a folder of ground-truth mattes or masks with the
 same file stem (``<images>/<stem>.jpg`` ↔ ``<masks>/<stem>.png``). Which folders make up which
-split is protocol data, read from ``datasets/<name>.toml``::
+split is data, read from the spec file ``datasets/<name>.toml``::
 
     [splits.validation]
     layouts = [{ images = "validation/original", masks = "validation/mask" }]   # first present wins
@@ -84,12 +84,11 @@ class MaskItem:
 class MaskDataset(Dataset):
     """Base of the mask datasets: folders of photos with same-stem mask PNGs (module docstring)."""
 
-    task = "boundary_mask"
     mask_suffix = ".png"
 
-    # -- protocol helpers ----------------------------------------------------------------
+    # -- spec helpers --------------------------------------------------------------------
     def _split_table(self) -> dict:
-        splits = self.protocol.get("splits", {})
+        splits = self.spec.get("splits", {})
         if not isinstance(splits, dict):
             raise DatasetError(f"{self.name}: protocol 'splits' must be a table")
         return splits
@@ -205,10 +204,10 @@ class MaskDataset(Dataset):
 
     @classmethod
     def _present_by_layouts(cls, root: Path, base: Path | None = None) -> bool:
-        from dpbench.datasets.base import load_protocol
+        from dpbench.datasets.base import load_spec
 
         base = base or root
-        for spec in load_protocol(cls.name).get("splits", {}).values():
+        for spec in load_spec(cls.name).get("splits", {}).values():
             for layout in spec.get("layouts", []):
                 if (base / layout["images"]).is_dir() and (base / layout["masks"]).is_dir():
                     return True

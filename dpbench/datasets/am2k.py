@@ -14,5 +14,3 @@ class AM2k(MaskDataset):
     ``<root>/validation/mask/<stem>.png`` (0-255); ``train/original`` + ``train/mask`` likewise.
     """
 
-    layout = "<root>/{validation,train}/original/*.jpg with <root>/{validation,train}/mask/*.png (alpha 0-255)"
-    splits = ("validation", "train")

@@ -38,9 +38,6 @@ def _balanced_dir(root: Path) -> Path | None:
 class Booster(DepthDataset):
     """Booster train/balanced: ``camera_00`` images with depth from ``disp_00.npy`` + calibration."""
 
-    task = "metric_depth"
-    layout = "<root>/train/balanced/<Scene>/{camera_00/im<N>.png, disp_00.npy, mask_00.png, calib_00-02.xml}"
-    splits = ("train",)
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  fx_source: str | None = None, mask: str | None = None):

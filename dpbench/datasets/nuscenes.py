@@ -121,10 +121,6 @@ def cached_keyframe_index(version_dir: Path) -> list[dict]:
 class NuScenes(DepthDataset):
     """nuScenes keyframes (CAM_FRONT of the val scenes by default) with sparse LiDAR depth."""
 
-    task = "metric_depth"
-    layout = ("<root>/{v1.0-trainval|v1.0-mini}/{scene,sample,sample_data,calibrated_sensor,ego_pose,sensor}.json"
-              " + <root>/samples/{CAM_FRONT/*.jpg, LIDAR_TOP/*.pcd.bin}")
-    splits = ("val", "val_881", "mini_val")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  cameras: list[str] | tuple[str, ...] | str | None = None, min_dist: float | None = None,
@@ -147,16 +143,16 @@ class NuScenes(DepthDataset):
             if not (path / "sample.json").is_file():
                 raise DatasetError(f"{self.name}: tables folder {path} not found (no sample.json)")
             return path
-        for name in self.protocol.get("table_folders", ["v1.0-trainval", "v1.0-mini", "v1.0-test"]):
+        for name in self.spec.get("table_folders", ["v1.0-trainval", "v1.0-mini", "v1.0-test"]):
             if (self.root / name / "sample.json").is_file():
                 return self.root / name
         return None
 
     def _scene_filter(self) -> set[str] | None:
         if self.split in ("val", "val_881"):
-            return set(read_list_file(self.protocol.get("val_scenes_file", "nuscenes_val_scenes.txt")))
+            return set(read_list_file(self.spec.get("val_scenes_file", "nuscenes_val_scenes.txt")))
         if self.split == "mini_val":
-            return set(self.protocol.get("mini_val_scenes", []))
+            return set(self.spec.get("mini_val_scenes", []))
         return None
 
     def _index(self) -> list[tuple[dict, str]]:
@@ -193,11 +189,11 @@ class NuScenes(DepthDataset):
                 log.warning("%s: %d scene(s) of split %r are not in %s (e.g. %s)", self.name, len(absent),
                             self.split, self.version_dir, absent[0])
         if self.split == "val_881":
-            size = int(self.protocol.get("subset_size", 881))
+            size = int(self.spec.get("subset_size", 881))
             if len(items) < size:
                 raise DatasetError(f"{self.name}: split 'val_881' needs {size} val samples, only {len(items)} found "
                                    f"under {self.root}")
-            rng = np.random.default_rng(int(self.protocol.get("subset_seed", 42)))
+            rng = np.random.default_rng(int(self.spec.get("subset_seed", 42)))
             chosen = np.sort(rng.choice(len(items), size=size, replace=False))
             items = [items[i] for i in chosen]
         return items

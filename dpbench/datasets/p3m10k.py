@@ -17,6 +17,3 @@ class P3M10k(MaskDataset):
     - ``validation`` (default): both of them, 1000 images; ``train``: ``train/blurred_image`` + ``train/mask``.
     """
 
-    layout = ("<root>/validation/P3M-500-P/blurred_image/*.jpg + mask/*.png and "
-              "<root>/validation/P3M-500-NP/original_image/*.jpg + mask/*.png (alpha 0-255)")
-    splits = ("validation", "P3M-500-P", "P3M-500-NP", "train")

@@ -14,5 +14,3 @@ class PPM100(MaskDataset):
     recognised (FORMATS.md §13). There is a single split of 100 images, ``PPM-100`` (= ``all``).
     """
 
-    layout = "<root>/image/*.jpg with <root>/matte/*.png (alpha 0-255); or val/image + val/matte"
-    splits = ("PPM-100",)

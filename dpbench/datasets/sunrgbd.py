@@ -50,10 +50,6 @@ def _single_file(folder: Path, suffixes: tuple[str, ...]) -> Path | None:
 class SunRGBD(DepthDataset):
     """SUN RGB-D frames of the toolbox's test split (5050), depth from ``depth_bfx`` by default."""
 
-    task = "metric_depth"
-    layout = ("<root>/SUNRGBD/<sensor>/.../<frame>/{image/*.jpg, depth_bfx/*.png, depth/*.png, intrinsics.txt}"
-              " + <root>/SUNRGBDtoolbox/traintestSUNRGBD/allsplit.mat")
-    splits = ("test", "train")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  depth_folder: str | None = None, saturated: str | None = None, clamp_m: float | None = None):
@@ -92,7 +88,7 @@ class SunRGBD(DepthDataset):
                     dirs.clear()
             items = [(p.relative_to(data).as_posix(), p) for p in sorted(frames)]
             return [(rel, p) for rel, p in items if self._frame_ok(p, rel)]
-        relative = self.protocol.get("split_file", "SUNRGBDtoolbox/traintestSUNRGBD/allsplit.mat")
+        relative = self.spec.get("split_file", "SUNRGBDtoolbox/traintestSUNRGBD/allsplit.mat")
         split_path = _split_file(self.root, relative)
         if split_path is None:
             raise DatasetError(
