@@ -8,7 +8,7 @@ from dpbench.datasets import get_dataset_class, load_spec
 
 DEPTH_SETS = ["booster", "diode", "eth3d", "hypersim", "ibims", "kitti", "middlebury", "nuscenes", "nyuv2",
               "sintel", "spring", "sunrgbd"]
-# PAPER.md §2.5, Table 18: (min depth, max depth, samples)
+# docs/paper.md §2.5, Table 18: (min depth, max depth, samples)
 TABLE_18 = {"booster": (0.001, 10, 228), "eth3d": (0.1, 200, 454), "ibims": (0.1, 10, 100),
             "middlebury": (0.001, 10, 15), "nuscenes": (0.001, 80, None), "sintel": (0.01, 80, 1064),
             "sunrgbd": (0.001, 10, 5050)}

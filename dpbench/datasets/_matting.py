@@ -11,7 +11,7 @@ split is data, read from the spec file ``datasets/<name>.toml``::
 
 ``split="all"`` is the union of every split whose folders are present. A sample carries the
 photo and ``mask`` as float32 in [0, 1] (8-bit mattes / 255, 16-bit / 65535, 1-bit to 0/1), no
-depth: the paper scores these sets with the mask-based boundary recall (PAPER.md §3).
+depth: the paper scores these sets with the mask-based boundary recall (docs/paper.md §3).
 """
 
 from __future__ import annotations

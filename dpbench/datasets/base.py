@@ -155,6 +155,14 @@ class Dataset:
         """The spec's valid ground-truth depth range in metres (None = unbounded)."""
         return self.spec.get("min_depth"), self.spec.get("max_depth")
 
+    def spec_value(self, key: str) -> Any:
+        """``spec[key]``, a value the adapter needs from its spec file (no fallback in the code, so
+        the file stays the one place of the value); DatasetError naming the file if it is absent."""
+        try:
+            return self.spec[key]
+        except KeyError:
+            raise DatasetError(f"{self.name}: datasets/{self.name}.toml has no {key!r}") from None
+
     def exclusion_summary(self) -> dict[str, int]:
         """How many items were left out, per reason."""
         return dict(Counter(reason for _, reason in self.excluded))

@@ -1,4 +1,4 @@
-"""Booster "balanced" training set (FORMATS.md §1): left images, one GT disparity per scene.
+"""Booster "balanced" training set (docs/formats.md §1): left images, one GT disparity per scene.
 
 Each ``camera_00/im<N>.png`` (one per illumination) is a sample; all of a scene's samples share
 ``disp_00.npy`` (left disparity, px, 0 = no GT), ``mask_00.png`` (non-zero = valid) and

@@ -1,4 +1,4 @@
-"""DIODE validation set (FORMATS.md §12): 1024×768 RGB, float32 depth .npy and validity mask."""
+"""DIODE validation set (docs/formats.md §12): 1024×768 RGB, float32 depth .npy and validity mask."""
 
 from __future__ import annotations
 

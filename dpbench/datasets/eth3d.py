@@ -1,4 +1,4 @@
-"""ETH3D high-res multi-view DSLR training scenes (FORMATS.md §2): distorted JPEGs + raw GT depth.
+"""ETH3D high-res multi-view DSLR training scenes (docs/formats.md §2): distorted JPEGs + raw GT depth.
 
 ``ground_truth_depth/dslr_images/DSC_XXXX.JPG`` is not a JPEG but H·W raw float32 depths
 (+inf = no GT) aligned with the *distorted* ``images/dslr_images/DSC_XXXX.JPG``. The depth is

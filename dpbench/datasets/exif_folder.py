@@ -11,7 +11,7 @@ The named sets (``fivek``, ``dddp``, ``spaq``, ``ppr10k``, ``raise``, ``zoom``) 
 with their own spec file: which sub-folders make up each split (``[splits.<name>] dirs``),
 the file suffixes, the sensor-width table and, where the EXIF lives in an annotation table
 rather than in the files (SPAQ), a ``[focal_table]`` description. All of that is UNCONFIRMED
-(FORMATS.md §14.4) and overridable by keyword options.
+(docs/formats.md §14.4) and overridable by keyword options.
 """
 
 from __future__ import annotations

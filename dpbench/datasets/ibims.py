@@ -1,4 +1,4 @@
-"""iBims-1 core set (FORMATS.md §9): 640×480 RGB, 16-bit depth (raw · 50 / 65535 m), masks, calib."""
+"""iBims-1 core set (docs/formats.md §9): 640×480 RGB, 16-bit depth (raw · 50 / 65535 m), masks, calib."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KITTI raw + improved depth GT (FORMATS.md §11): Eigen test split, left colour camera image_02.
+"""KITTI raw + improved depth GT (docs/formats.md §11): Eigen test split, left colour camera image_02.
 
 Images: ``<date>/<drive>_sync/image_02/data/<frame>.png``; GT: the annotated depth
 ``{train,val}/<drive>_sync/proj_depth/groundtruth/image_02/<frame>.png`` (uint16, m = v / 256,
@@ -85,7 +85,7 @@ class KITTI(DepthDataset):
             if not self._split_file.is_file():
                 raise DatasetError(f"{self.name}: split file {self._split_file} not found")
             return self._split_file
-        for name in self.spec.get("eigen_list_names", ["eigen_test_files.txt"]):
+        for name in self.spec_value("eigen_list_names"):
             if (self.root / name).is_file():
                 return self.root / name
         raise DatasetError(

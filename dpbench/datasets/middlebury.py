@@ -1,4 +1,4 @@
-"""Middlebury stereo (FORMATS.md §3): MiddEval3 training scenes and the 2014 "-perfect" scenes.
+"""Middlebury stereo (docs/formats.md §3): MiddEval3 training scenes and the 2014 "-perfect" scenes.
 
 Each scene folder holds ``im0.png`` (left image), the left GT disparity (``disp0GT.pfm`` in
 MiddEval3, ``disp0.pfm`` in 2014; PFM, +inf = unknown), ``calib.txt`` of that resolution and,

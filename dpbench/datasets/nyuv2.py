@@ -1,4 +1,4 @@
-"""NYU Depth v2 labeled set (FORMATS.md §10), Eigen split, from the official .mat or a PNG export.
+"""NYU Depth v2 labeled set (docs/formats.md §10), Eigen split, from the official .mat or a PNG export.
 
 Official: ``nyu_depth_v2_labeled.mat`` (HDF5) + ``splits.mat`` (1-based indices). PNG export
 (e.g. Marigold's): ``<split>/<scene>/rgb_XXXX.png`` with ``depth_XXXX.png`` (raw, mm) and
@@ -39,12 +39,12 @@ class NYUv2(DepthDataset):
         return (root / "nyu_depth_v2_labeled.mat").is_file() or any(root.glob("*/*/rgb_*.png"))
 
     def _index(self) -> list[tuple]:
-        labeled = self.root / self.spec.get("labeled_file", "nyu_depth_v2_labeled.mat")
+        labeled = self.root / self.spec_value("labeled_file")
         if labeled.is_file():
             self._labeled = NyuLabeled(labeled)
             if self.split == "all":
                 return [("mat", i) for i in range(1, self._labeled.count + 1)]
-            indices = read_splits(self.root / self.spec.get("splits_file", "splits.mat"))[self.split]
+            indices = read_splits(self.root / self.spec_value("splits_file"))[self.split]
             items = []
             for index in indices:
                 if not 1 <= index <= self._labeled.count:

@@ -1,4 +1,4 @@
-"""MPI Sintel training set with depth (FORMATS.md §5): rendered images, .dpt depth, .cam cameras.
+"""MPI Sintel training set with depth (docs/formats.md §5): rendered images, .dpt depth, .cam cameras.
 
 Images come from MPI-Sintel-complete (``training/<pass>/<scene>/frame_XXXX.png``), depth and
 cameras from the depth archive (``training/depth/<scene>/frame_XXXX.dpt``,

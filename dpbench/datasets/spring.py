@@ -1,4 +1,4 @@
-"""Spring train set (FORMATS.md §7): 1920×1080 frames, disparity at 3840×2160, baseline 0.065 m.
+"""Spring train set (docs/formats.md §7): 1920×1080 frames, disparity at 3840×2160, baseline 0.065 m.
 
 Depth (m) = fx · baseline / disparity on the disparity subsampled [::2, ::2]; fx from the
 frame's row of ``cam_data/intrinsics.txt``. Non-finite or non-positive disparity and, by
@@ -96,7 +96,7 @@ class Spring(DepthDataset):
         fx = float(table[frame - 1, 0])
         usable = np.isfinite(disparity) & (disparity > 0)
         depth = np.zeros(disparity.shape, dtype=np.float32)
-        np.divide(fx * float(self.spec.get("baseline_m", 0.065)), disparity, out=depth, where=usable)
+        np.divide(fx * float(self.spec_value("baseline_m")), disparity, out=depth, where=usable)
         valid = None
         if self.options["sky"] == "mask":
             sky = read_grey_png(paths["sky"])
