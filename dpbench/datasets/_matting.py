@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from dpbench.datasets.base import Dataset
+from dpbench.datasets.base import Dataset, load_spec
 from dpbench.errors import DatasetError
 from dpbench.io.image import read_image
 from dpbench.types import Sample
@@ -204,8 +204,6 @@ class MaskDataset(Dataset):
 
     @classmethod
     def _present_by_layouts(cls, root: Path, base: Path | None = None) -> bool:
-        from dpbench.datasets.base import load_spec
-
         base = base or root
         for spec in load_spec(cls.name).get("splits", {}).values():
             for layout in spec.get("layouts", []):

@@ -7,11 +7,13 @@ else the physical focal length with a sensor width, only if the camera is in a s
 table given as data (``[sensor_width_mm]`` in the spec file, or the ``sensor_widths``
 option); else the image is excluded and counted in ``excluded`` with the reason.
 
-The named sets (``fivek``, ``dddp``, ``spaq``, ``ppr10k``, ``raise``, ``zoom``) are this adapter
-with their own spec file: which sub-folders make up each split (``[splits.<name>] dirs``),
-the file suffixes, the sensor-width table and, where the EXIF lives in an annotation table
-rather than in the files (SPAQ), a ``[focal_table]`` description. All of that is UNCONFIRMED
-(docs/formats.md §14.4) and overridable by keyword options.
+The named sets (``fivek``, ``dddp``, ``spaq``, ``ppr10k``, ``raise``, ``zoom``) have no code:
+each is a spec file ``datasets/<name>.toml`` with ``adapter = "exif_folder"``, which the
+registry turns into this adapter reading that file: which sub-folders make up each split
+(``[splits.<name>] dirs``), the file suffixes, the sensor-width table and, where the EXIF lives
+in an annotation table rather than in the files (SPAQ), a ``[focal_table]`` description. All of
+that is UNCONFIRMED (docs/formats.md §14.4) and overridable by keyword options. Another such set
+is one more spec file.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dpbench.datasets import register_dataset
-from dpbench.datasets.base import Dataset
+from dpbench.datasets.base import Dataset, load_spec
 from dpbench.errors import DatasetError
 from dpbench.io.exif import (
     HEIF_SUFFIXES,
@@ -285,8 +287,6 @@ class ExifFolder(Dataset):
 
     @classmethod
     def is_present(cls, root) -> bool:
-        from dpbench.datasets.base import load_spec
-
         root = Path(root)
         if not root.is_dir():
             return False
