@@ -474,3 +474,118 @@ def make_diode_tree(root: Path, rng: np.random.Generator, size=(4, 6)) -> dict:
         write_mask(folder / f"{name}_depth_mask.npy", mask)
         truth[f"{kind}/scene_{scene}/scan_{scan}/{name}"] = dict(image=image, depth=depth, mask=mask)
     return truth
+
+
+# --------------------------------------------------------------------------------------------
+# A fixed datasets folder (DPBENCH_DATASETS_DIR) + trees, whose protocol hashes and nuScenes
+# subset draw are pinned by tests/test_datasets_spec.py. Everything here is frozen: the pinned
+# values were computed with the code before the Dataset.protocol -> Dataset.spec rename, so any
+# change to these files or trees changes the expected values.
+PINNED_SPECS = {
+    "booster.toml": '''name = "booster"
+task = "metric_depth"
+version = 1
+default_split = "train"
+min_depth = 0.001
+max_depth = 10.0
+expected_samples = 3
+layout = "<root>/train/balanced/<Scene>/{camera_00/im<N>.png, disp_00.npy, mask_00.png, calib_00-02.xml}"
+
+[splits.train]
+expected = 3
+
+[choices.fx_source]
+default = "proj_matL"
+options = ["proj_matL", "mtxL"]
+
+[choices.mask]
+default = "nonzero"
+options = ["nonzero", "255", "none"]
+''',
+    "am2k.toml": '''name = "am2k"
+task = "boundary_mask"
+version = 1
+default_split = "validation"
+layout = "<root>/validation/original/*.jpg with <root>/validation/mask/*.png"
+
+[splits.validation]
+layouts = [{ images = "validation/original", masks = "validation/mask" }]
+expected = 2
+''',
+    "exif_folder.toml": '''name = "exif_folder"
+task = "focal"
+version = 1
+default_split = "all"
+layout = "<root>/**/*.jpg with EXIF"
+suffixes = [".jpg"]
+
+[sensor_width_mm]
+"ACME One" = 6.4
+''',
+    "nuscenes.toml": '''name = "nuscenes"
+task = "metric_depth"
+version = 1
+default_split = "val"
+min_depth = 0.001
+max_depth = 80.0
+layout = "<root>/v1.0-trainval/*.json + <root>/samples/"
+table_folders = ["v1.0-trainval"]
+val_scenes_file = "pinned_val_scenes.txt"
+subset_size = 4
+subset_seed = 42
+subset_order = "scene_timestamp"
+
+[splits.val]
+[splits.val_881]
+[splits.mini_val]
+
+[choices.cameras]
+default = ["CAM_FRONT"]
+options = ["CAM_FRONT", "CAM_BACK"]
+
+[choices.min_dist]
+default = 1.0
+
+[choices.rounding]
+default = "round"
+options = ["round", "floor"]
+''',
+    "pinned_val_scenes.txt": "scene-0002\nscene-0005\nscene-0009\n",
+}
+#: Scenes of the pinned nuScenes tree: tokens ("sample-<scene index>-<i>") sort differently from
+#: the (scene name, timestamp) order, so the pinned draw also pins the ordering before the draw.
+PINNED_NUSCENES_SCENES = {"scene-0005": 3, "scene-0002": 4, "scene-0009": 2}
+
+
+def make_pinned_fixture(base: Path) -> dict[str, Path]:
+    """Write the pinned datasets folder and one tree per dataset under ``base``.
+
+    Returns {"datasets": the folder to use as $DPBENCH_DATASETS_DIR, <dataset>: its root}.
+    """
+    from PIL import Image
+
+    from dpbench.io.exif import make_exif
+
+    specs = base / "datasets"
+    specs.mkdir(parents=True)
+    for name, text in PINNED_SPECS.items():
+        (specs / name).write_text(text)
+    rng = np.random.default_rng(2024)
+    roots = {"datasets": specs}
+    roots["booster"] = base / "booster"
+    make_booster_tree(roots["booster"], rng)
+    roots["am2k"] = base / "am2k"
+    for stem in ("m_b", "m_a"):
+        (roots["am2k"] / "validation" / "original").mkdir(parents=True, exist_ok=True)
+        (roots["am2k"] / "validation" / "mask").mkdir(parents=True, exist_ok=True)
+        write_image(roots["am2k"] / "validation" / "original" / f"{stem}.jpg", random_rgb(rng, 4, 6))
+        Image.fromarray(np.full((4, 6), 255, np.uint8)).save(roots["am2k"] / "validation" / "mask" / f"{stem}.png")
+    roots["exif_folder"] = base / "exif"
+    for relative, exif in (("b/two.jpg", make_exif(f35=50)), ("a/one.jpg", make_exif(f_mm=4.0, model="ACME One")),
+                           ("c/none.jpg", make_exif())):
+        path = roots["exif_folder"] / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(random_rgb(rng, 6, 9)).save(path, format="JPEG", exif=exif)
+    roots["nuscenes"] = base / "nuscenes"
+    make_nuscenes_tree(roots["nuscenes"], rng, scenes=PINNED_NUSCENES_SCENES)
+    return roots

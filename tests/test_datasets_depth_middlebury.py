@@ -34,7 +34,7 @@ def test_default_train_split_full_resolution(tmp_path, rng):
 def test_train_split_needs_all_15_scenes(tmp_path, rng):
     make_middlebury_tree(tmp_path, rng, scenes=ALL_15)
     ds = open_dataset("middlebury", tmp_path)
-    assert ds.split == "train" and ds.ids == ALL_15 and len(ds) == ds.protocol["expected_samples"]
+    assert ds.split == "train" and ds.ids == ALL_15 and len(ds) == ds.spec["expected_samples"]
     make_middlebury_tree(tmp_path / "partial", rng, scenes=ALL_15[:14])
     with pytest.raises(DatasetError, match="Vintage"):
         open_dataset("middlebury", tmp_path / "partial")

@@ -4,11 +4,11 @@ import inspect
 
 import pytest
 
-from dpbench.datasets import get_dataset_class, load_protocol
+from dpbench.datasets import get_dataset_class, load_spec
 
 DEPTH_SETS = ["booster", "diode", "eth3d", "hypersim", "ibims", "kitti", "middlebury", "nuscenes", "nyuv2",
               "sintel", "spring", "sunrgbd"]
-# PAPER.md §2.5, Table 18: (min depth, max depth, samples)
+# docs/paper.md §2.5, Table 18: (min depth, max depth, samples)
 TABLE_18 = {"booster": (0.001, 10, 228), "eth3d": (0.1, 200, 454), "ibims": (0.1, 10, 100),
             "middlebury": (0.001, 10, 15), "nuscenes": (0.001, 80, None), "sintel": (0.01, 80, 1064),
             "sunrgbd": (0.001, 10, 5050)}
@@ -16,7 +16,7 @@ TABLE_18 = {"booster": (0.001, 10, 228), "eth3d": (0.1, 200, 454), "ibims": (0.1
 
 @pytest.mark.parametrize("name", DEPTH_SETS)
 def test_protocol_file(name):
-    protocol = load_protocol(name)
+    protocol = load_spec(name)
     cls = get_dataset_class(name)
     for key in ("name", "task", "version", "default_split", "min_depth", "max_depth", "expected_samples",
                 "folders", "layout", "choices"):
@@ -38,7 +38,7 @@ def test_protocol_file(name):
 
 @pytest.mark.parametrize("name", sorted(TABLE_18))
 def test_table_18_values(name):
-    protocol = load_protocol(name)
+    protocol = load_spec(name)
     low, high, count = TABLE_18[name]
     assert (protocol["min_depth"], protocol["max_depth"]) == (low, high)
     if count is not None:

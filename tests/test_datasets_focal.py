@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, TiffImagePlugin
 
 from dpbench.datasets import dataset_names, find_dataset_root, get_dataset_class, open_dataset
-from dpbench.datasets.base import load_protocol
+from dpbench.datasets.base import load_spec
 from dpbench.errors import DatasetError
 from dpbench.io.exif import make_exif
 
@@ -77,7 +77,7 @@ def test_exif_folder_uses_a_sensor_width_when_given(tmp_path):
     sample = ds[ds.ids.index("c.jpg")]
     assert sample.focal_px == pytest.approx(4.0 * 80 / 5.0)
     assert sample.meta["focal_source"] == "mm+sensor_width"
-    assert ds.protocol["options"] == {"sensor_widths": {"acme cam 1": 5.0}}
+    assert ds.spec["options"] == {"sensor_widths": {"acme cam 1": 5.0}}
     assert ds.protocol_hash() != open_dataset("exif_folder", root).protocol_hash()
 
 
@@ -204,7 +204,7 @@ def test_focal_datasets_are_registered_with_protocols():
     names = dataset_names()
     for name in ("exif_folder", "fivek", "dddp", "spaq", "ppr10k", "raise", "zoom"):
         assert name in names
-        protocol = load_protocol(name)
+        protocol = load_spec(name)
         assert protocol["name"] == name and protocol["task"] == "focal"
         cls = get_dataset_class(name)
         assert cls.task == "focal"

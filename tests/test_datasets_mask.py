@@ -13,7 +13,7 @@ from PIL import Image
 
 from dpbench.datasets import dataset_names, find_dataset_root, open_dataset
 from dpbench.datasets._matting import read_mask
-from dpbench.datasets.base import load_protocol
+from dpbench.datasets.base import load_spec
 from dpbench.datasets.dis5k import gt_path_of, read_sample_list
 from dpbench.errors import DatasetError
 from dpbench.resources import resource_path
@@ -209,7 +209,7 @@ def test_ppm100_layouts(tmp_path, images, masks):
 
 
 def test_shipped_dis5k_list_matches_its_record():
-    protocol = load_protocol("dis5k")
+    protocol = load_spec("dis5k")
     path = resource_path("datasets", "dis5k_sample_list.txt")
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == protocol["sample_list_source"]["sha256"]
@@ -265,7 +265,7 @@ def test_dis5k_custom_list_and_missing_entries(tmp_path):
     listing.write_text("\n".join(entries) + "\n\n")
     ds = open_dataset("dis5k", root, sample_list=listing)
     assert ds.ids == ["DIS-VD/1#A#b c#d_o", "DIS-TR/2#x#y"]
-    assert ds.protocol["options"]["sample_list"] == str(listing)
+    assert ds.spec["options"]["sample_list"] == str(listing)
     listing.write_text("\n".join(entries + ["DIS5K/DIS-VD/im/gone.jpg"]))
     with pytest.raises(DatasetError, match=r"gone\.jpg"):
         open_dataset("dis5k", root, sample_list=listing)
@@ -279,7 +279,7 @@ def test_mask_datasets_are_registered_with_protocols():
     names = dataset_names()
     for name in ("am2k", "p3m10k", "dis5k", "ppm100"):
         assert name in names
-        protocol = load_protocol(name)
+        protocol = load_spec(name)
         assert protocol["name"] == name and protocol["task"] == "boundary_mask"
         from dpbench.datasets import get_dataset_class
 

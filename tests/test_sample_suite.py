@@ -333,10 +333,10 @@ def test_cli_sample_command(tmp_path, fake_parts):
 
 def test_suite_folder_names_match_the_adapters_defaults():
     # Every folder name is one the adapter's protocol lists, so `find_dataset_root` finds it too.
-    from dpbench.datasets.base import load_protocol
+    from dpbench.datasets.base import load_spec
 
     for part in suite_module.PARTS:
-        folders = load_protocol(part.name).get("folders", [])
+        folders = load_spec(part.name).get("folders", [])
         assert part.folder in folders or part.folder == part.name, part
 
 

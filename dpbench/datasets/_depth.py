@@ -3,7 +3,7 @@
 Protocol choices (Sintel pass, Middlebury mask, Booster fx source, ...) are keyword options of
 the adapters whose defaults and allowed values live in ``datasets/<name>.toml`` under
 ``[choices.<option>]`` (``default``, ``options``, ``status``, ``reason``). The options chosen
-are recorded in ``ds.options``, copied into ``ds.protocol["options"]`` and enter
+are recorded in ``ds.options``, copied into ``ds.spec["options"]`` and enter
 ``protocol_hash()``, since they change the numbers.
 """
 
@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from dpbench.datasets.base import Dataset, load_protocol
+from dpbench.datasets.base import Dataset, load_spec
 from dpbench.errors import DatasetError
 from dpbench.resources import resource_dir
 from dpbench.types import Sample
 
 
-def resolve_choice(dataset: str, protocol: dict, key: str, value: Any) -> Any:
+def resolve_choice(dataset: str, spec: dict, key: str, value: Any) -> Any:
     """``value`` if given (checked against ``[choices.<key>].options``), else the TOML default."""
-    choice = protocol.get("choices", {}).get(key)
+    choice = spec.get("choices", {}).get(key)
     if not isinstance(choice, dict):
         if value is None:
             raise DatasetError(f"{dataset}: option {key!r} has no default in datasets/{dataset}.toml")
@@ -61,21 +61,21 @@ def natural_key(text: str) -> list:
 
 
 class DepthDataset(Dataset):
-    """A Dataset whose adapter options come from the protocol file's ``[choices]``."""
+    """A Dataset whose adapter options come from the spec file's ``[choices]``."""
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise",
                  **choices: Any):
-        protocol = load_protocol(self.name)
+        spec = load_spec(self.name)
         self.options: dict[str, Any] = {
-            key: resolve_choice(self.name, protocol, key, value) for key, value in choices.items()
+            key: resolve_choice(self.name, spec, key, value) for key, value in choices.items()
         }
         super().__init__(root, split=split, on_error=on_error)
-        self.protocol = {**self.protocol, "options": dict(self.options)}
+        self.spec = {**self.spec, "options": dict(self.options)}
 
     def protocol_hash(self) -> str:
-        """Hash of the protocol data, the split, the chosen options and the sample ids."""
+        """Hash of the spec, the split, the chosen options and the sample ids (payload keys as before)."""
         payload = json.dumps(
-            {"name": self.name, "split": self.split, "protocol": self.protocol,
+            {"name": self.name, "split": self.split, "protocol": self.spec,
              "options": self.options, "ids": self.ids},
             sort_keys=True, default=str,
         )

@@ -2,7 +2,7 @@
 
 Each of these is a folder of photos next to a folder of ground-truth mattes or masks with the
 same file stem (``<images>/<stem>.jpg`` ↔ ``<masks>/<stem>.png``). Which folders make up which
-split is protocol data, read from ``datasets/<name>.toml``::
+split is data, read from the spec file ``datasets/<name>.toml``::
 
     [splits.validation]
     layouts = [{ images = "validation/original", masks = "validation/mask" }]   # first present wins
@@ -11,7 +11,7 @@ split is protocol data, read from ``datasets/<name>.toml``::
 
 ``split="all"`` is the union of every split whose folders are present. A sample carries the
 photo and ``mask`` as float32 in [0, 1] (8-bit mattes / 255, 16-bit / 65535, 1-bit to 0/1), no
-depth: the paper scores these sets with the mask-based boundary recall (PAPER.md §3).
+depth: the paper scores these sets with the mask-based boundary recall (docs/paper.md §3).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from dpbench.datasets.base import Dataset
+from dpbench.datasets.base import Dataset, load_spec
 from dpbench.errors import DatasetError
 from dpbench.io.image import read_image
 from dpbench.types import Sample
@@ -84,12 +84,11 @@ class MaskItem:
 class MaskDataset(Dataset):
     """Base of the mask datasets: folders of photos with same-stem mask PNGs (module docstring)."""
 
-    task = "boundary_mask"
     mask_suffix = ".png"
 
-    # -- protocol helpers ----------------------------------------------------------------
+    # -- spec helpers --------------------------------------------------------------------
     def _split_table(self) -> dict:
-        splits = self.protocol.get("splits", {})
+        splits = self.spec.get("splits", {})
         if not isinstance(splits, dict):
             raise DatasetError(f"{self.name}: protocol 'splits' must be a table")
         return splits
@@ -205,10 +204,8 @@ class MaskDataset(Dataset):
 
     @classmethod
     def _present_by_layouts(cls, root: Path, base: Path | None = None) -> bool:
-        from dpbench.datasets.base import load_protocol
-
         base = base or root
-        for spec in load_protocol(cls.name).get("splits", {}).values():
+        for spec in load_spec(cls.name).get("splits", {}).values():
             for layout in spec.get("layouts", []):
                 if (base / layout["images"]).is_dir() and (base / layout["masks"]).is_dir():
                     return True

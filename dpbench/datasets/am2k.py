@@ -10,9 +10,7 @@ from dpbench.datasets._matting import MaskDataset
 class AM2k(MaskDataset):
     """AM-2k as unpacked from the official release; the default split is ``validation`` (200 images).
 
-    Layout (FORMATS.md §13): ``<root>/validation/original/<stem>.jpg`` with the alpha matte
+    Layout (docs/formats.md §13): ``<root>/validation/original/<stem>.jpg`` with the alpha matte
     ``<root>/validation/mask/<stem>.png`` (0-255); ``train/original`` + ``train/mask`` likewise.
     """
 
-    layout = "<root>/{validation,train}/original/*.jpg with <root>/{validation,train}/mask/*.png (alpha 0-255)"
-    splits = ("validation", "train")

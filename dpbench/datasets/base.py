@@ -1,11 +1,17 @@
-"""The dataset adapter base class: indexing, protocol data, error policy and sample access.
+"""The dataset adapter base class: indexing, the dataset's spec, error policy and sample access.
 
 An adapter reads one dataset exactly as its official download unpacks under ``root`` and
 turns each item into a :class:`~dpbench.types.Sample`. Subclasses implement ``_index`` (find
 the items of a split, in a deterministic order) and ``_load`` (read one item); the base class
-gives them ``len``, indexing, iteration, the protocol file ``datasets/<name>.toml`` and a
-uniform error policy: a missing or broken file raises :class:`DatasetError` naming the file,
-or, with ``on_error="skip"``, is logged, counted in ``excluded`` and left out of the index.
+gives them ``len``, indexing, iteration, the dataset's *spec* and a uniform error policy: a
+missing or broken file raises :class:`DatasetError` naming the file, or, with
+``on_error="skip"``, is logged, counted in ``excluded`` and left out of the index.
+
+The spec is the dict of ``datasets/<name>.toml``: the one place for the facts of a dataset
+(task, layout, splits, default split, depth range, folder names, protocol choices, sources).
+The adapter takes its ``name`` from its registration and reads ``task``, ``layout`` and
+``splits`` from the spec, so that the class and the file cannot disagree. A plug-in adapter
+whose spec file is not in dpbench's data folder may still set them as class attributes.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,32 +34,59 @@ log = logging.getLogger(__name__)
 ON_ERROR_POLICIES = ("raise", "skip")
 
 
-def load_protocol(name: str) -> dict:
-    """The protocol data of dataset ``name`` from ``datasets/<name>.toml`` (empty if none)."""
+def load_spec(name: str) -> dict:
+    """The spec of dataset ``name``: the contents of ``datasets/<name>.toml`` (empty if none)."""
+    if not name:
+        return {}
     path = resource_dir("datasets") / f"{name}.toml"
     if not path.exists():
         return {}
     return load_toml(path)
 
 
+class _SpecFact:
+    """A dataset fact read from its spec: ``Cls.task`` / ``ds.task`` give ``spec[key]``.
+
+    On an instance the spec the dataset opened with is used; on a class the spec file is read
+    (``dpbench datasets`` and error messages need the facts without opening the dataset). A
+    subclass that assigns the attribute itself (a plug-in without a spec file) overrides it.
+    """
+
+    def __init__(self, key: str, default: Any, convert: Callable[[Any], Any] = lambda value: value):
+        self.key, self.default, self.convert = key, default, convert
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        spec = obj.__dict__.get("spec") if obj is not None else None
+        if spec is None:
+            spec = load_spec(owner.name)
+        return self.convert(spec.get(self.key, self.default))
+
+
 class Dataset:
     """Base class of every dataset adapter (see the module docstring for the contract)."""
 
+    #: The registry name (set by ``register_dataset`` or a spec file's registration).
     name: ClassVar[str] = ""
-    task: ClassVar[str] = "metric_depth"
-    #: One line telling a user what must be found under ``root``.
-    layout: ClassVar[str] = ""
-    #: Named splits besides "all" (the first is not necessarily the default: see the protocol).
-    splits: ClassVar[tuple[str, ...]] = ()
+    #: What the dataset is scored on: one of dpbench.types.TASKS (spec key ``task``).
+    task = _SpecFact("task", "metric_depth")
+    #: One line telling a user what must be found under ``root`` (spec key ``layout``).
+    layout = _SpecFact("layout", "")
+    #: Named splits besides "all", in the order of the spec's ``[splits.<name>]`` tables (the
+    #: first is not necessarily the default: that is the spec's ``default_split``).
+    splits = _SpecFact("splits", {}, lambda table: tuple(table) if isinstance(table, dict) else ())
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise"):
         if on_error not in ON_ERROR_POLICIES:
             raise ValueError(f"on_error must be one of {ON_ERROR_POLICIES}, got {on_error!r}")
+        #: The dataset's spec (``datasets/<name>.toml``), plus the adapter options that change
+        #: the evaluation set (under ``"options"``); it enters :meth:`protocol_hash`.
+        self.spec: dict = load_spec(self.name)
+        if self.spec.get("name", self.name) != self.name:
+            raise DatasetError(f"{self.name}: datasets/{self.name}.toml says name = {self.spec['name']!r}")
         if self.task not in TASKS:
             raise ValueError(f"{type(self).__name__}.task must be one of {TASKS}, got {self.task!r}")
         self.root = Path(root)
-        self.protocol: dict = load_protocol(self.name)
-        self.split = split if split is not None else self.protocol.get("default_split", "all")
+        self.split = split if split is not None else self.spec.get("default_split", "all")
         if self.splits and self.split not in (*self.splits, "all"):
             raise DatasetError(
                 f"{self.name}: unknown split {self.split!r}; choose one of "
@@ -113,18 +146,34 @@ class Dataset:
         return f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, n={len(self)})"
 
     @property
+    def protocol(self) -> dict:
+        """Read-only former name of :attr:`spec`."""
+        return self.spec  # alias for the runner until it is migrated
+
+    @property
     def depth_range(self) -> tuple[float | None, float | None]:
-        """The protocol's valid ground-truth depth range in metres (None = unbounded)."""
-        return self.protocol.get("min_depth"), self.protocol.get("max_depth")
+        """The spec's valid ground-truth depth range in metres (None = unbounded)."""
+        return self.spec.get("min_depth"), self.spec.get("max_depth")
+
+    def spec_value(self, key: str) -> Any:
+        """``spec[key]``, a value the adapter needs from its spec file (no fallback in the code, so
+        the file stays the one place of the value); DatasetError naming the file if it is absent."""
+        try:
+            return self.spec[key]
+        except KeyError:
+            raise DatasetError(f"{self.name}: datasets/{self.name}.toml has no {key!r}") from None
 
     def exclusion_summary(self) -> dict[str, int]:
         """How many items were left out, per reason."""
         return dict(Counter(reason for _, reason in self.excluded))
 
     def protocol_hash(self) -> str:
-        """A short hash of what defines this evaluation set: protocol data, split and sample ids."""
+        """A short hash of what defines this evaluation set: the spec, split and sample ids.
+
+        The payload keeps the key ``"protocol"`` for the spec, so hashes recorded by earlier
+        runs stay comparable (``dpbench check``)."""
         payload = json.dumps(
-            {"name": self.name, "split": self.split, "protocol": self.protocol, "ids": self.ids},
+            {"name": self.name, "split": self.split, "protocol": self.spec, "ids": self.ids},
             sort_keys=True,
             default=str,
         )

@@ -1,4 +1,4 @@
-"""Booster "balanced" training set (FORMATS.md §1): left images, one GT disparity per scene.
+"""Booster "balanced" training set (docs/formats.md §1): left images, one GT disparity per scene.
 
 Each ``camera_00/im<N>.png`` (one per illumination) is a sample; all of a scene's samples share
 ``disp_00.npy`` (left disparity, px, 0 = no GT), ``mask_00.png`` (non-zero = valid) and
@@ -38,9 +38,6 @@ def _balanced_dir(root: Path) -> Path | None:
 class Booster(DepthDataset):
     """Booster train/balanced: ``camera_00`` images with depth from ``disp_00.npy`` + calibration."""
 
-    task = "metric_depth"
-    layout = "<root>/train/balanced/<Scene>/{camera_00/im<N>.png, disp_00.npy, mask_00.png, calib_00-02.xml}"
-    splits = ("train",)
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  fx_source: str | None = None, mask: str | None = None):

@@ -1,4 +1,4 @@
-"""DIODE validation set (FORMATS.md §12): 1024×768 RGB, float32 depth .npy and validity mask."""
+"""DIODE validation set (docs/formats.md §12): 1024×768 RGB, float32 depth .npy and validity mask."""
 
 from __future__ import annotations
 
@@ -23,9 +23,6 @@ _SPLIT_FOLDERS = {
 class DIODE(DepthDataset):
     """DIODE val scans (indoors and outdoors) with fixed devkit intrinsics."""
 
-    task = "metric_depth"
-    layout = "<root>/val/{indoors,outdoors}/scene_XXXXX/scan_XXXXX/<id>.png + <id>_depth.npy + <id>_depth_mask.npy"
-    splits = ("val", "val_indoors", "val_outdoors")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise"):
         super().__init__(root, split, on_error)
@@ -62,7 +59,7 @@ class DIODE(DepthDataset):
         mask_path = image_path.with_name(f"{image_path.stem}_depth_mask.npy")
         depth = read_depth(depth_path)
         valid = read_mask(mask_path)
-        fx, fy, cx, cy = self.protocol["intrinsics"]
+        fx, fy, cx, cy = self.spec["intrinsics"]
         meta = {
             "scene": image_path.parent.parent.name,
             "scan": image_path.parent.name,

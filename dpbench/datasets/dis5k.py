@@ -40,15 +40,13 @@ class DIS5k(MaskDataset):
     folders. Keyword option ``sample_list`` replaces the shipped list with another file.
     """
 
-    layout = "<root>/DIS5K/DIS-{TR,VD,TE1,TE2,TE3,TE4}/im/*.jpg with gt/*.png (0/255); root may be DIS5K itself"
-    splits = ("paper200", "DIS-TR", "DIS-VD", "DIS-TE1", "DIS-TE2", "DIS-TE3", "DIS-TE4", "test")
 
     def __init__(self, root, split=None, on_error="raise", *, sample_list: str | os.PathLike | None = None):
         self._sample_list_override = Path(sample_list) if sample_list is not None else None
         super().__init__(root, split=split, on_error=on_error)
         if self._sample_list_override is not None:  # another list is another protocol: record it
             digest = hashlib.sha256(self._sample_list_override.read_bytes()).hexdigest()
-            self.protocol = {**self.protocol, "options": {"sample_list": str(self._sample_list_override),
+            self.spec = {**self.spec, "options": {"sample_list": str(self._sample_list_override),
                                                           "sample_list_sha256": digest}}
 
     def _base_dir(self) -> Path:

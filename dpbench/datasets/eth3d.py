@@ -1,4 +1,4 @@
-"""ETH3D high-res multi-view DSLR training scenes (FORMATS.md §2): distorted JPEGs + raw GT depth.
+"""ETH3D high-res multi-view DSLR training scenes (docs/formats.md §2): distorted JPEGs + raw GT depth.
 
 ``ground_truth_depth/dslr_images/DSC_XXXX.JPG`` is not a JPEG but H·W raw float32 depths
 (+inf = no GT) aligned with the *distorted* ``images/dslr_images/DSC_XXXX.JPG``. The depth is
@@ -28,10 +28,6 @@ _CALIB = {"calibration": "dslr_calibration_jpg", "undistorted": "dslr_calibratio
 class ETH3D(DepthDataset):
     """ETH3D DSLR training images (distorted JPEGs) with laser-scan GT depth."""
 
-    task = "metric_depth"
-    layout = ("<root>/<scene>/{images/dslr_images/DSC_XXXX.JPG, ground_truth_depth/dslr_images/DSC_XXXX.JPG "
-              "(raw float32), dslr_calibration_jpg/{cameras,images}.txt}")
-    splits = ("train",)
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  focal_source: str | None = None):
@@ -45,7 +41,7 @@ class ETH3D(DepthDataset):
 
     def _index(self) -> list[tuple[str, Path, Path]]:
         if self.split == "train":
-            scenes = list(self.protocol.get("train_scenes", []))
+            scenes = list(self.spec.get("train_scenes", []))
         else:
             scenes = sorted(p.name for p in self.root.iterdir() if (p / _DEPTH_DIR).is_dir())
         calib_dir = _CALIB.get(self.options["focal_source"])
@@ -97,7 +93,7 @@ class ETH3D(DepthDataset):
         if source == "exif":
             from dpbench.io.exif import focal_px_from_exif, read_exif_focal
 
-            result = focal_px_from_exif(read_exif_focal(image_path), self.protocol.get("sensor_width_mm"))
+            result = focal_px_from_exif(read_exif_focal(image_path), self.spec.get("sensor_width_mm"))
             if result.focal_px is None:
                 raise DatasetError(f"{self.name}: {image_path}: no EXIF focal length ({result.reason})")
             return result.focal_px

@@ -4,14 +4,16 @@
 when ``pillow-heif`` is installed). The ground-truth focal in pixels follows Depth Pro's rule
 (:func:`dpbench.io.exif.focal_px_from_exif`): the 35 mm-equivalent focal by the diagonal rule;
 else the physical focal length with a sensor width, only if the camera is in a sensor-width
-table given as data (``[sensor_width_mm]`` in the protocol file, or the ``sensor_widths``
+table given as data (``[sensor_width_mm]`` in the spec file, or the ``sensor_widths``
 option); else the image is excluded and counted in ``excluded`` with the reason.
 
-The named sets (``fivek``, ``dddp``, ``spaq``, ``ppr10k``, ``raise``, ``zoom``) are this adapter
-with their own protocol file: which sub-folders make up each split (``[splits.<name>] dirs``),
-the file suffixes, the sensor-width table and, where the EXIF lives in an annotation table
-rather than in the files (SPAQ), a ``[focal_table]`` description. All of that is UNCONFIRMED
-(FORMATS.md §14.4) and overridable by keyword options.
+The named sets (``fivek``, ``dddp``, ``spaq``, ``ppr10k``, ``raise``, ``zoom``) have no code:
+each is a spec file ``datasets/<name>.toml`` with ``adapter = "exif_folder"``, which the
+registry turns into this adapter reading that file: which sub-folders make up each split
+(``[splits.<name>] dirs``), the file suffixes, the sensor-width table and, where the EXIF lives
+in an annotation table rather than in the files (SPAQ), a ``[focal_table]`` description. All of
+that is UNCONFIRMED (docs/formats.md §14.4) and overridable by keyword options. Another such set
+is one more spec file.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dpbench.datasets import register_dataset
-from dpbench.datasets.base import Dataset
+from dpbench.datasets.base import Dataset, load_spec
 from dpbench.errors import DatasetError
 from dpbench.io.exif import (
     HEIF_SUFFIXES,
@@ -127,16 +129,12 @@ def read_focal_table(spec: FocalTableSpec) -> dict[str, dict]:
 class ExifFolder(Dataset):
     """Any folder of photos with the focal length in their EXIF (see the module docstring).
 
-    Keyword options (defaults from the protocol file):
+    Keyword options (defaults from the spec file):
     ``sensor_widths`` {camera: sensor width in mm} merged over ``[sensor_width_mm]``;
     ``dirs`` sub-folders to scan instead of the split's; ``suffixes`` file suffixes;
     ``focal_table`` a CSV/XLSX of per-image EXIF values (with ``[focal_table]`` column names).
     """
 
-    task = "focal"
-    layout = ("<root>/**/*.{jpg,jpeg,png,tif,tiff,webp} (HEIC with pillow-heif) whose EXIF holds "
-              "FocalLengthIn35mmFilm (or FocalLength + a sensor-width table)")
-    splits: tuple[str, ...] = ()
 
     def __init__(self, root, split=None, on_error="raise", *,
                  sensor_widths: Mapping[str, float] | None = None,
@@ -152,19 +150,19 @@ class ExifFolder(Dataset):
         options = {"sensor_widths": self._option_sensor_widths, "dirs": self._option_dirs,
                    "suffixes": self._option_suffixes,
                    "focal_table": str(self._option_focal_table) if self._option_focal_table else None}
-        self.protocol = {**self.protocol, "options": {k: v for k, v in options.items() if v}}
+        self.spec = {**self.spec, "options": {k: v for k, v in options.items() if v}}
 
-    # -- protocol-driven settings ----------------------------------------------------------
+    # -- spec-driven settings --------------------------------------------------------------
     @property
     def sensor_widths(self) -> dict[str, float]:
-        """The camera -> sensor width (mm) table in use: protocol data, then the option's entries."""
-        table = {str(k): float(v) for k, v in self.protocol.get("sensor_width_mm", {}).items()}
+        """The camera -> sensor width (mm) table in use: the spec, then the option's entries."""
+        table = {str(k): float(v) for k, v in self.spec.get("sensor_width_mm", {}).items()}
         table.update({str(k): float(v) for k, v in self._option_sensor_widths.items()})
         return table
 
     @property
     def suffixes(self) -> tuple[str, ...]:
-        chosen = self._option_suffixes or self.protocol.get("suffixes") or DEFAULT_SUFFIXES
+        chosen = self._option_suffixes or self.spec.get("suffixes") or DEFAULT_SUFFIXES
         chosen = tuple(s.lower() if s.startswith(".") else f".{s.lower()}" for s in chosen)
         if heif_available():
             chosen += tuple(s for s in HEIF_SUFFIXES if s not in chosen)
@@ -178,7 +176,7 @@ class ExifFolder(Dataset):
             return [self.root / d for d in self._option_dirs]
         if self.split == "all":
             return [self.root]
-        table = self.protocol.get("splits", {})
+        table = self.spec.get("splits", {})
         if self.split not in table:
             known = ", ".join([*table, "all"])
             raise DatasetError(f"{self.name}: unknown split {self.split!r}; choose one of {known}")
@@ -193,8 +191,8 @@ class ExifFolder(Dataset):
         return present[:1] if table[self.split].get("first_only", True) else present
 
     def _focal_table_spec(self) -> FocalTableSpec | None:
-        """The sidecar table to read: the ``focal_table`` option, else the first of the protocol's paths present."""
-        spec = self.protocol.get("focal_table", {})
+        """The sidecar table to read: the ``focal_table`` option, else the first of the spec's ``[focal_table] paths`` present."""
+        declared = self.spec.get("focal_table", {})
         if self._option_focal_table is not None:
             path = self._option_focal_table
             if not path.is_absolute() and not path.exists():
@@ -202,18 +200,18 @@ class ExifFolder(Dataset):
             if not path.is_file():
                 raise DatasetError(f"{self.name}: focal table {path} not found")
         else:
-            path = next((self.root / p for p in spec.get("paths", []) if (self.root / p).is_file()), None)
+            path = next((self.root / p for p in declared.get("paths", []) if (self.root / p).is_file()), None)
             if path is None:
                 return None
-        if not spec:
+        if not declared:
             return FocalTableSpec(path=path)
         return FocalTableSpec(
             path=path,
-            file_column=spec["file_column"],
-            f35_column=spec.get("f35_column"),
-            f_mm_column=spec.get("f_mm_column"),
-            make_column=spec.get("make_column"),
-            model_column=spec.get("model_column"),
+            file_column=declared["file_column"],
+            f35_column=declared.get("f35_column"),
+            f_mm_column=declared.get("f_mm_column"),
+            make_column=declared.get("make_column"),
+            model_column=declared.get("model_column"),
             strict=True,
         )
 
@@ -289,12 +287,10 @@ class ExifFolder(Dataset):
 
     @classmethod
     def is_present(cls, root) -> bool:
-        from dpbench.datasets.base import load_protocol
-
         root = Path(root)
         if not root.is_dir():
             return False
-        splits = load_protocol(cls.name).get("splits", {})
+        splits = load_spec(cls.name).get("splits", {})
         if splits:
             return any((root / d).is_dir() for spec in splits.values() for d in spec.get("dirs", []))
         suffixes = DEFAULT_SUFFIXES

@@ -1,4 +1,4 @@
-"""HyperSim (FORMATS.md §8): tone-mapped JPEGs + ``depth_meters`` HDF5 (distance → planar depth).
+"""HyperSim (docs/formats.md §8): tone-mapped JPEGs + ``depth_meters`` HDF5 (distance → planar depth).
 
 Frames are listed by the ml-hypersim split CSV (``metadata_images_split_scene_v1.csv``, columns
 ``scene_name``, ``camera_name``, ``frame_id``, ``included_in_public_release``,
@@ -38,10 +38,6 @@ def _files(root: Path, scene: str, camera: str, frame: int) -> dict[str, Path]:
 class HyperSim(DepthDataset):
     """HyperSim frames of a split of the official CSV, planar depth from ``depth_meters``."""
 
-    task = "metric_depth"
-    layout = ("<root>/ai_VVV_NNN/images/{scene_cam_XX_final_preview/frame.IIII.tonemap.jpg, "
-              "scene_cam_XX_geometry_hdf5/frame.IIII.depth_meters.hdf5} + <root>/metadata_images_split_scene_v1.csv")
-    splits = ("val", "test", "train")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  invalid: str | None = None, split_file: str | os.PathLike | None = None):
@@ -58,11 +54,11 @@ class HyperSim(DepthDataset):
             if not self._split_file.is_file():
                 raise DatasetError(f"{self.name}: split file {self._split_file} not found")
             return self._split_file
-        for relative in self.protocol.get("split_file_locations", [self.protocol.get("split_file", "")]):
+        for relative in self.spec_value("split_file_locations"):
             if (self.root / relative).is_file():
                 return self.root / relative
         raise DatasetError(
-            f"{self.name}: split file {self.protocol.get('split_file')} not found under {self.root}; copy it from "
+            f"{self.name}: split file {self.spec.get('split_file')} not found under {self.root}; copy it from "
             f"apple/ml-hypersim (evermotion_dataset/analysis/) or pass split_file=..., or use split='all'"
         )
 
@@ -114,7 +110,7 @@ class HyperSim(DepthDataset):
         distance = np.asarray(read_hdf5(files["depth"]), dtype=np.float32)
         if distance.ndim != 2:
             raise DatasetError(f"{self.name}: {files['depth']}: expected an H×W distance map, found {distance.shape}")
-        focal = float(self.protocol.get("focal_px", 886.81)) * image.shape[1] / float(self.protocol.get("focal_width", 1024))
+        focal = float(self.spec_value("focal_px")) * image.shape[1] / float(self.spec_value("focal_width"))
         depth = distance_to_planar(distance, focal) if distance.shape == image.shape[:2] else distance
         valid = None
         if self.options["invalid"] == "nan+entity":

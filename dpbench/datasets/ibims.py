@@ -1,4 +1,4 @@
-"""iBims-1 core set (FORMATS.md §9): 640×480 RGB, 16-bit depth (raw · 50 / 65535 m), masks, calib."""
+"""iBims-1 core set (docs/formats.md §9): 640×480 RGB, 16-bit depth (raw · 50 / 65535 m), masks, calib."""
 
 from __future__ import annotations
 
@@ -28,9 +28,6 @@ def _core_dir(root: Path) -> Path | None:
 class IBims(DepthDataset):
     """iBims-1: 100 indoor images with laser-scan depth, invalid/transparent masks and intrinsics."""
 
-    task = "metric_depth"
-    layout = "<root>/ibims1_core_raw/{rgb,depth,mask_invalid,mask_transp}/<name>.png + calib/<name>.txt"
-    splits = ("test",)
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  masks: str | None = None):

@@ -1,4 +1,4 @@
-"""KITTI raw + improved depth GT (FORMATS.md §11): Eigen test split, left colour camera image_02.
+"""KITTI raw + improved depth GT (docs/formats.md §11): Eigen test split, left colour camera image_02.
 
 Images: ``<date>/<drive>_sync/image_02/data/<frame>.png``; GT: the annotated depth
 ``{train,val}/<drive>_sync/proj_depth/groundtruth/image_02/<frame>.png`` (uint16, m = v / 256,
@@ -60,10 +60,6 @@ def parse_eigen_list(path: Path) -> list[tuple[str, str]]:
 class KITTI(DepthDataset):
     """KITTI Eigen test frames with improved GT (652 of 697), fx from P_rect_02, Garg crop."""
 
-    task = "metric_depth"
-    layout = ("<root>/<date>/{calib_cam_to_cam.txt, <date>_drive_<n>_sync/image_02/data/<frame>.png} + "
-              "<root>/[data_depth_annotated/]{train,val}/<drive>_sync/proj_depth/groundtruth/image_02/<frame>.png")
-    splits = ("eigen_test", "val")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  crop: str | None = None, split_file: str | os.PathLike | None = None):
@@ -89,7 +85,7 @@ class KITTI(DepthDataset):
             if not self._split_file.is_file():
                 raise DatasetError(f"{self.name}: split file {self._split_file} not found")
             return self._split_file
-        for name in self.protocol.get("eigen_list_names", ["eigen_test_files.txt"]):
+        for name in self.spec_value("eigen_list_names"):
             if (self.root / name).is_file():
                 return self.root / name
         raise DatasetError(
@@ -141,7 +137,7 @@ class KITTI(DepthDataset):
         depth = read_scaled_depth_png(gt, METRES_PER_UNIT)
         valid = None
         if self.options["crop"] != "none":
-            top, bottom, left, right = self.protocol[f"crop_{self.options['crop']}"]
+            top, bottom, left, right = self.spec[f"crop_{self.options['crop']}"]
             height, width = depth.shape
             valid = np.zeros(depth.shape, dtype=bool)
             valid[int(top * height):int(bottom * height), int(left * width):int(right * width)] = True

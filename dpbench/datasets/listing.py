@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from dpbench.datasets import dataset_names, find_dataset_root, get_dataset_class
-from dpbench.datasets.base import load_protocol
+from dpbench.datasets.base import load_spec
 
 log = logging.getLogger(__name__)
 
@@ -19,17 +19,17 @@ def _one_line(text: str, limit: int = 160) -> str:
 
 def dataset_row(name: str, data_root: str | os.PathLike | None) -> dict:
     """One row: name, task, found (None without a data root), samples of the default split,
-    root, layout, expected (the protocol's sample count) and notes (why it did not open)."""
+    root, layout, expected (the spec's sample count) and notes (why it did not open)."""
     row: dict = {"name": name, "task": None, "found": None, "samples": None, "root": None, "layout": "",
                  "expected": None, "notes": ""}
     try:
         cls = get_dataset_class(name)
-        protocol = load_protocol(name)
-    except Exception as exc:  # a broken plug-in or protocol file must not break the listing
+        spec = load_spec(name)
+    except Exception as exc:  # a broken plug-in or spec file must not break the listing
         row["notes"] = _one_line(f"cannot load: {exc}")
         return row
-    row.update(task=cls.task, layout=_one_line(cls.layout or protocol.get("layout", "")),
-               expected=protocol.get("expected_samples"))
+    row.update(task=cls.task, layout=_one_line(cls.layout or spec.get("layout", "")),
+               expected=spec.get("expected_samples"))
     if data_root is None:
         return row
     try:

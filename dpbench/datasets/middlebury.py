@@ -1,4 +1,4 @@
-"""Middlebury stereo (FORMATS.md §3): MiddEval3 training scenes and the 2014 "-perfect" scenes.
+"""Middlebury stereo (docs/formats.md §3): MiddEval3 training scenes and the 2014 "-perfect" scenes.
 
 Each scene folder holds ``im0.png`` (left image), the left GT disparity (``disp0GT.pfm`` in
 MiddEval3, ``disp0.pfm`` in 2014; PFM, +inf = unknown), ``calib.txt`` of that resolution and,
@@ -41,10 +41,6 @@ def _gt_file(scene: Path) -> Path | None:
 class Middlebury(DepthDataset):
     """Middlebury MiddEval3 training<F|H|Q> scenes (default) or 2014 full-size scenes."""
 
-    task = "metric_depth"
-    layout = ("<root>/training{F,H,Q}/<Scene>/{im0.png, disp0GT.pfm, mask0nocc.png, calib.txt} (MiddEval3); "
-              "<root>/<Scene>-perfect/{im0.png, disp0.pfm, calib.txt} (2014)")
-    splits = ("train", "2014")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  resolution: str | None = None, mask: str | None = None):
@@ -77,7 +73,7 @@ class Middlebury(DepthDataset):
         training = base / f"training{self.options['resolution']}"
         items: list[tuple[str, Path]] = []
         if self.split == "train":
-            items += self._scene_items(training, list(self.protocol.get("train_scenes", [])), "")
+            items += self._scene_items(training, list(self.spec.get("train_scenes", [])), "")
         if self.split == "all" and training.is_dir():
             items += self._scene_items(training, None, "")
         if self.split in ("2014", "all"):

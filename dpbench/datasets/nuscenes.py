@@ -1,10 +1,14 @@
-"""nuScenes camera keyframes with LiDAR-projected depth (FORMATS.md §4, P5).
+"""nuScenes camera keyframes with LiDAR-projected depth (docs/formats.md §4, P5).
 
 The relational tables (``v1.0-*/``) are reduced once to a compact keyframe index (per sample:
 scene, timestamp, and for each camera and ``LIDAR_TOP`` the file, size, calibration and ego
 pose), cached under ``dpbench.resources.cache_dir()/nuscenes`` keyed by the tables' sizes and
 modification times, because ``sample_data.json``/``ego_pose.json`` of v1.0-trainval are large.
 Depth is the camera-frame z of the keyframe's LIDAR_TOP points (see :mod:`dpbench.io.nuscenes`).
+
+The split ``val_881`` is dpbench's own seeded draw of the paper's sample count from ``val``
+(:func:`draw_subset` over the items in the ``subset_order`` of the spec); it is not the paper's
+subset, which is unpublished, nor plumbline's, which orders the samples differently.
 """
 
 from __future__ import annotations
@@ -37,6 +41,20 @@ log = logging.getLogger(__name__)
 CAMERAS = ("CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT", "CAM_BACK", "CAM_BACK_LEFT", "CAM_BACK_RIGHT")
 LIDAR = "LIDAR_TOP"
 _INDEX_FORMAT = "dpbench-nuscenes-keyframes/1"
+#: The order of the val items before the val_881 draw (spec key ``subset_order``): by scene name,
+#: then keyframe timestamp, then camera in the order of the ``cameras`` option. plumbline orders
+#: by sample token instead, so the same seed picks other frames there.
+SUBSET_ORDER = "scene_timestamp"
+
+
+def draw_subset(count: int, size: int, seed: int) -> list[int]:
+    """Indices of the val_881 draw: ``size`` of ``range(count)`` without replacement, ascending.
+
+    numpy ``default_rng(seed).choice(count, size, replace=False)``, sorted back into the order
+    of the items (dpbench's own draw; the paper's 881 frames are unpublished).
+    """
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(count, size=size, replace=False)).tolist()
 
 
 def _channel_record(data: dict, calib: dict, ego: dict) -> dict:
@@ -121,10 +139,6 @@ def cached_keyframe_index(version_dir: Path) -> list[dict]:
 class NuScenes(DepthDataset):
     """nuScenes keyframes (CAM_FRONT of the val scenes by default) with sparse LiDAR depth."""
 
-    task = "metric_depth"
-    layout = ("<root>/{v1.0-trainval|v1.0-mini}/{scene,sample,sample_data,calibrated_sensor,ego_pose,sensor}.json"
-              " + <root>/samples/{CAM_FRONT/*.jpg, LIDAR_TOP/*.pcd.bin}")
-    splits = ("val", "val_881", "mini_val")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  cameras: list[str] | tuple[str, ...] | str | None = None, min_dist: float | None = None,
@@ -147,16 +161,16 @@ class NuScenes(DepthDataset):
             if not (path / "sample.json").is_file():
                 raise DatasetError(f"{self.name}: tables folder {path} not found (no sample.json)")
             return path
-        for name in self.protocol.get("table_folders", ["v1.0-trainval", "v1.0-mini", "v1.0-test"]):
+        for name in self.spec_value("table_folders"):
             if (self.root / name / "sample.json").is_file():
                 return self.root / name
         return None
 
     def _scene_filter(self) -> set[str] | None:
         if self.split in ("val", "val_881"):
-            return set(read_list_file(self.protocol.get("val_scenes_file", "nuscenes_val_scenes.txt")))
+            return set(read_list_file(self.spec_value("val_scenes_file")))
         if self.split == "mini_val":
-            return set(self.protocol.get("mini_val_scenes", []))
+            return set(self.spec.get("mini_val_scenes", []))
         return None
 
     def _index(self) -> list[tuple[dict, str]]:
@@ -193,13 +207,18 @@ class NuScenes(DepthDataset):
                 log.warning("%s: %d scene(s) of split %r are not in %s (e.g. %s)", self.name, len(absent),
                             self.split, self.version_dir, absent[0])
         if self.split == "val_881":
-            size = int(self.protocol.get("subset_size", 881))
+            # The items are in the SUBSET_ORDER already (the index is sorted by scene and timestamp,
+            # cameras follow the option's order); the spec must name that order, since the order
+            # decides which items the seed picks.
+            order = self.spec_value("subset_order")
+            if order != SUBSET_ORDER:
+                raise DatasetError(f"{self.name}: datasets/{self.name}.toml: subset_order = {order!r} is not "
+                                   f"implemented; the adapter draws val_881 from the {SUBSET_ORDER!r} order")
+            size = int(self.spec_value("subset_size"))
             if len(items) < size:
                 raise DatasetError(f"{self.name}: split 'val_881' needs {size} val samples, only {len(items)} found "
                                    f"under {self.root}")
-            rng = np.random.default_rng(int(self.protocol.get("subset_seed", 42)))
-            chosen = np.sort(rng.choice(len(items), size=size, replace=False))
-            items = [items[i] for i in chosen]
+            items = [items[i] for i in draw_subset(len(items), size, int(self.spec_value("subset_seed")))]
         return items
 
     def _item_id(self, item: tuple[dict, str]) -> str:

@@ -1,4 +1,4 @@
-"""NYU Depth v2 labeled set (FORMATS.md §10), Eigen split, from the official .mat or a PNG export.
+"""NYU Depth v2 labeled set (docs/formats.md §10), Eigen split, from the official .mat or a PNG export.
 
 Official: ``nyu_depth_v2_labeled.mat`` (HDF5) + ``splits.mat`` (1-based indices). PNG export
 (e.g. Marigold's): ``<split>/<scene>/rgb_XXXX.png`` with ``depth_XXXX.png`` (raw, mm) and
@@ -27,10 +27,6 @@ _EXPORT_DEPTH = {"raw": "depth", "filled": "filled"}
 class NYUv2(DepthDataset):
     """NYUv2 labeled frames of the Eigen split, Kinect intrinsics, Eigen crop on the valid mask."""
 
-    task = "metric_depth"
-    layout = ("<root>/{nyu_depth_v2_labeled.mat, splits.mat} or "
-              "<root>/{train,test}/<scene>/{rgb,depth,filled}_XXXX.png (depth in mm)")
-    splits = ("test", "train")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  depth: str | None = None, crop: str | None = None):
@@ -43,12 +39,12 @@ class NYUv2(DepthDataset):
         return (root / "nyu_depth_v2_labeled.mat").is_file() or any(root.glob("*/*/rgb_*.png"))
 
     def _index(self) -> list[tuple]:
-        labeled = self.root / self.protocol.get("labeled_file", "nyu_depth_v2_labeled.mat")
+        labeled = self.root / self.spec_value("labeled_file")
         if labeled.is_file():
             self._labeled = NyuLabeled(labeled)
             if self.split == "all":
                 return [("mat", i) for i in range(1, self._labeled.count + 1)]
-            indices = read_splits(self.root / self.protocol.get("splits_file", "splits.mat"))[self.split]
+            indices = read_splits(self.root / self.spec_value("splits_file"))[self.split]
             items = []
             for index in indices:
                 if not 1 <= index <= self._labeled.count:
@@ -88,12 +84,12 @@ class NYUv2(DepthDataset):
             meta = {"scene": scene, "index": int(number), "image_path": rgb, "depth_path": depth_path}
         valid = None
         if self.options["crop"] == "eigen":
-            top, bottom, left, right = self.protocol["eigen_crop"]
+            top, bottom, left, right = self.spec["eigen_crop"]
             if image.shape[:2] != (480, 640):
                 raise DatasetError(f"{self.name}: {meta['image_path']}: the Eigen crop needs 640x480 frames, "
                                    f"found {image.shape[1]}x{image.shape[0]}")
             valid = np.zeros(image.shape[:2], dtype=bool)
             valid[top:bottom, left:right] = True
-        fx, fy, cx, cy = self.protocol["intrinsics"]
+        fx, fy, cx, cy = self.spec["intrinsics"]
         meta.update(camera="kinect", intrinsics=[fx, fy, cx, cy])
         return self._make_sample(self._item_id(item), image, depth, valid, float(fx), meta, depth_path)

@@ -8,7 +8,7 @@ from dpbench.datasets._matting import MaskDataset
 
 @register_dataset("p3m10k")
 class P3M10k(MaskDataset):
-    """P3M-10k in the archive layout or the authors' renamed one (FORMATS.md §13).
+    """P3M-10k in the archive layout or the authors' renamed one (docs/formats.md §13).
 
     - ``P3M-500-P``: ``validation/P3M-500-P/blurred_image/*.jpg`` + ``.../mask/*.png``
       (or ``validation1/blurred_image`` + ``validation1/mask``);
@@ -17,6 +17,3 @@ class P3M10k(MaskDataset):
     - ``validation`` (default): both of them, 1000 images; ``train``: ``train/blurred_image`` + ``train/mask``.
     """
 
-    layout = ("<root>/validation/P3M-500-P/blurred_image/*.jpg + mask/*.png and "
-              "<root>/validation/P3M-500-NP/original_image/*.jpg + mask/*.png (alpha 0-255)")
-    splits = ("validation", "P3M-500-P", "P3M-500-NP", "train")

@@ -11,8 +11,6 @@ class PPM100(MaskDataset):
     """PPM-100 as released: ``<root>/image/<stem>.jpg`` with ``<root>/matte/<stem>.png`` (alpha 0-255).
 
     The repacks ``val/image`` + ``val/matte`` and ``image_train`` + ``matte_train`` are also
-    recognised (FORMATS.md §13). There is a single split of 100 images, ``PPM-100`` (= ``all``).
+    recognised (docs/formats.md §13). There is a single split of 100 images, ``PPM-100`` (= ``all``).
     """
 
-    layout = "<root>/image/*.jpg with <root>/matte/*.png (alpha 0-255); or val/image + val/matte"
-    splits = ("PPM-100",)

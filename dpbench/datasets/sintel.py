@@ -1,4 +1,4 @@
-"""MPI Sintel training set with depth (FORMATS.md §5): rendered images, .dpt depth, .cam cameras.
+"""MPI Sintel training set with depth (docs/formats.md §5): rendered images, .dpt depth, .cam cameras.
 
 Images come from MPI-Sintel-complete (``training/<pass>/<scene>/frame_XXXX.png``), depth and
 cameras from the depth archive (``training/depth/<scene>/frame_XXXX.dpt``,
@@ -34,10 +34,6 @@ def _find(root: Path, relative: str) -> Path | None:
 class Sintel(DepthDataset):
     """MPI Sintel training frames (final pass by default) with metric depth and intrinsics."""
 
-    task = "metric_depth"
-    layout = ("<root>/training/{final,clean}/<scene>/frame_XXXX.png + "
-              "<root>/training/{depth,camdata_left}/<scene>/frame_XXXX.{dpt,cam}")
-    splits = ("train",)
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  pass_name: str | None = None):

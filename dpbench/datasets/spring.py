@@ -1,4 +1,4 @@
-"""Spring train set (FORMATS.md §7): 1920×1080 frames, disparity at 3840×2160, baseline 0.065 m.
+"""Spring train set (docs/formats.md §7): 1920×1080 frames, disparity at 3840×2160, baseline 0.065 m.
 
 Depth (m) = fx · baseline / disparity on the disparity subsampled [::2, ::2]; fx from the
 frame's row of ``cam_data/intrinsics.txt``. Non-finite or non-positive disparity and, by
@@ -32,10 +32,6 @@ def _train_dir(root: Path) -> Path | None:
 class Spring(DepthDataset):
     """Spring train frames (left camera by default) with depth from the 2× disparity GT."""
 
-    task = "boundary_depth"
-    layout = ("<root>/train/<NNNN>/{frame_left/frame_left_XXXX.png, disp1_left/disp1_left_XXXX.dsp5, "
-              "cam_data/intrinsics.txt, maps/skymap_left/skymap_left_XXXX.png}")
-    splits = ("train",)
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  camera: str | None = None, sky: str | None = None):
@@ -100,7 +96,7 @@ class Spring(DepthDataset):
         fx = float(table[frame - 1, 0])
         usable = np.isfinite(disparity) & (disparity > 0)
         depth = np.zeros(disparity.shape, dtype=np.float32)
-        np.divide(fx * float(self.protocol.get("baseline_m", 0.065)), disparity, out=depth, where=usable)
+        np.divide(fx * float(self.spec_value("baseline_m")), disparity, out=depth, where=usable)
         valid = None
         if self.options["sky"] == "mask":
             sky = read_grey_png(paths["sky"])

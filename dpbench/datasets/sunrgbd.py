@@ -1,4 +1,4 @@
-"""SUN RGB-D (FORMATS.md §6): per-frame folders of the official tree + the toolbox split file.
+"""SUN RGB-D (docs/formats.md §6): per-frame folders of the official tree + the toolbox split file.
 
 A frame folder ``SUNRGBD/<sensor>/<subset>/.../<frame>/`` holds ``image/<name>.jpg``,
 ``depth/<name>.png`` (raw) and ``depth_bfx/<name>.png`` (refined) — 16-bit, bits rotated
@@ -50,10 +50,6 @@ def _single_file(folder: Path, suffixes: tuple[str, ...]) -> Path | None:
 class SunRGBD(DepthDataset):
     """SUN RGB-D frames of the toolbox's test split (5050), depth from ``depth_bfx`` by default."""
 
-    task = "metric_depth"
-    layout = ("<root>/SUNRGBD/<sensor>/.../<frame>/{image/*.jpg, depth_bfx/*.png, depth/*.png, intrinsics.txt}"
-              " + <root>/SUNRGBDtoolbox/traintestSUNRGBD/allsplit.mat")
-    splits = ("test", "train")
 
     def __init__(self, root: str | os.PathLike, split: str | None = None, on_error: str = "raise", *,
                  depth_folder: str | None = None, saturated: str | None = None, clamp_m: float | None = None):
@@ -92,7 +88,7 @@ class SunRGBD(DepthDataset):
                     dirs.clear()
             items = [(p.relative_to(data).as_posix(), p) for p in sorted(frames)]
             return [(rel, p) for rel, p in items if self._frame_ok(p, rel)]
-        relative = self.protocol.get("split_file", "SUNRGBDtoolbox/traintestSUNRGBD/allsplit.mat")
+        relative = self.spec_value("split_file")
         split_path = _split_file(self.root, relative)
         if split_path is None:
             raise DatasetError(
