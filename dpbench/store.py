@@ -1,6 +1,6 @@
 """The on-disk layout of a run: ``manifest.json``, per-sample rows, cached predictions.
 
-A run lives in ``<runs_dir>/<run-id>/``:
+A run lives in ``<runs_dir>/<run-id>/`` (see ``docs/ARCHITECTURE.md``):
 
 - ``manifest.json``: what was run and how (model, suite, protocol, datasets, environment,
   status), always written atomically (temporary file + ``os.replace``);

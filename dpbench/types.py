@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-TASKS = ("metric_depth", "boundary_depth", "boundary_mask", "focal")
 OUTPUT_KINDS = ("metric_depth", "relative_depth", "relative_disparity")
 FOCAL_SOURCES = ("estimated", "given", "gt", "exif")
 

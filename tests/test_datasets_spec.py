@@ -66,13 +66,10 @@ def test_protocol_hash_and_ids_are_unchanged(pinned):
         assert (ds.protocol_hash(), ds.ids) == (expected_hash, expected_ids), (name, split, options)
 
 
-def test_the_spec_is_the_datasets_toml_and_protocol_is_its_alias(pinned):
+def test_the_spec_is_the_datasets_toml_and_protocol_means_the_options_alone(pinned):
     ds = open_dataset("booster", pinned["booster"])
     assert ds.spec == {**load_spec("booster"), "options": {"fx_source": "proj_matL", "mask": "nonzero"}}
-    assert ds.protocol is ds.spec  # alias for the runner until it is migrated
-    assert registry.load_protocol is load_spec
-    with pytest.raises(AttributeError):
-        ds.protocol = {}
+    assert not hasattr(ds, "protocol") and not hasattr(registry, "load_protocol")
 
 
 def test_nuscenes_val_881_is_a_documented_own_draw(pinned):

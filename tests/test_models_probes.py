@@ -1,7 +1,7 @@
 """The probe models: each one's expected behaviour under plain reference metrics written here.
 
 The metrics below are deliberately slow, obvious re-implementations of the definitions in
-DESIGN.md (δ1, AbsRel, boundary F1, mask boundary recall with run-wise NMS), so these tests do
+docs/ARCHITECTURE.md (δ1, AbsRel, boundary F1, mask boundary recall with run-wise NMS), so these tests do
 not depend on dpbench.metrics.
 """
 

@@ -10,7 +10,7 @@ import pytest
 from dpbench.report.paper import paper_comparable, paper_dir, paper_method_for_model, paper_results
 from dpbench.report.rank import average_ranks, rank_values
 
-# Table 1's printed Avg. Rank for the rows a δ1-only ranking reproduces (PAPER.md §2.3).
+# Table 1's printed Avg. Rank for the rows a δ1-only ranking reproduces (docs/paper.md §2.3).
 REPRODUCED = {"depth_pro": 2.5, "metric3d_v2": 3.7, "unidepth": 4.2, "patchfusion": 5.2,
               "zoedepth": 5.3, "depth_anything_v2": 5.8}
 
@@ -43,7 +43,7 @@ def test_average_rank_from_the_loaded_paper_results_matches_too():
 
 
 def test_the_rows_the_paper_does_not_reproduce_stay_as_documented():
-    # PAPER.md §2.3: DepthAnything 5.50 (printed 5.7), Metric3D 6.17 with the max rule (5.8),
+    # docs/paper.md §2.3: DepthAnything 5.50 (printed 5.7), Metric3D 6.17 with the max rule (5.8),
     # ZeroDepth 4.67 over its three datasets (4.6). The test pins our numbers, not the paper's.
     ranks = average_ranks(_table1_from_csv())
     assert ranks["depth_anything"] == pytest.approx(5.5)

@@ -36,9 +36,6 @@ _DECLARATIONS: dict[Path, dict[str, str | DatasetError]] = {}
 #: Per datasets folder: the classes made for its data-only datasets.
 _DECLARED_CLASSES: dict[Path, dict[str, type[Dataset]]] = {}
 
-#: Former name of :func:`load_spec`, kept for dpbench/runner.py until it is migrated.
-load_protocol = load_spec
-
 
 def _datasets_folder() -> Path | None:
     try:
@@ -190,7 +187,6 @@ __all__ = [
     "default_data_root",
     "find_dataset_root",
     "get_dataset_class",
-    "load_protocol",
     "load_spec",
     "open_dataset",
     "register_dataset",

@@ -169,9 +169,9 @@ class Evaluation:
             return None, "no data root (pass --data-root or set $DPBENCH_DATA)"
         root = find_dataset_root(entry.dataset, data_root)
         if root is None:
-            from dpbench.datasets import load_protocol
+            from dpbench.datasets import load_spec
 
-            folders = list(dict.fromkeys(list(load_protocol(entry.dataset).get("folders", [])) + [entry.dataset]))
+            folders = list(dict.fromkeys(list(load_spec(entry.dataset).get("folders", [])) + [entry.dataset]))
             return None, (f"not found under {data_root} (looked for {', '.join(f + '/' for f in folders)}; "
                           f"expected layout: {get_dataset_class(entry.dataset).layout or 'see dpbench datasets'})")
         return root, ""
@@ -208,7 +208,7 @@ class Evaluation:
         record.update(
             split=dataset.split, root=str(root), num_available=len(dataset), num_samples=len(selected),
             protocol_hash=dataset.protocol_hash(), min_depth=lo, max_depth=hi,
-            excluded=dataset.exclusion_summary(), expected_samples=dataset.protocol.get("expected_samples"),
+            excluded=dataset.exclusion_summary(), expected_samples=dataset.spec.get("expected_samples"),
             status="partial", reason="in progress",
         )
         self._write_manifest()
