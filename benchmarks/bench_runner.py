@@ -42,7 +42,7 @@ from dpbench.models import register_model  # noqa: E402
 from dpbench.models.base import DepthModel  # noqa: E402
 from dpbench.runner import RunConfig, run  # noqa: E402
 from dpbench.store import RunStore  # noqa: E402
-from dpbench.suites import Suite, SuiteEntry, default_protocol_options, task_metrics  # noqa: E402
+from dpbench.suites import Suite, SuiteEntry, default_protocol_options  # noqa: E402
 from dpbench.types import Prediction  # noqa: E402
 
 DEPTH_PRO_GPU_SECONDS = 0.3  # paper: 2.25 Mpx depth map in 0.3 s on a V100
@@ -139,7 +139,7 @@ def write_native_samples(base: Path, count: int) -> list[tuple[str, Path, tuple[
 
 def _suite(name: str, path: Path, tasks: tuple[str, ...], split: str | None) -> Suite:
     return Suite(name=f"bench-{name}", description="benchmark", entries=(SuiteEntry(name, tasks, split, path),),
-                 protocol=default_protocol_options(), task_metrics=task_metrics(), source="file")
+                 protocol=default_protocol_options(), source="file")
 
 
 def _timed_run(out: Path, suite: Suite, model: str, workers: int, save: bool = False) -> tuple[float, RunStore]:
@@ -170,12 +170,11 @@ def _components(work: Path, name: str, path: Path, tasks: tuple[str, ...], split
     from dpbench.protocol import default_protocol
 
     dataset = open_dataset(name, path, split=split)
-    protocol = default_protocol()
-    depth_range = protocol.depth_range_for(dataset.depth_range)
+    protocol = default_protocol().for_dataset(dataset.depth_range)
     store = RunStore.create(work / f"components-{name}", {
         "run_id": "x", "status": "running", "created": "", "model": {}, "suite": "", "protocol": {},
         "datasets": [], "environment": {}})
-    steps = [_sample_steps(dataset, index, tasks, protocol, depth_range, store) for index in range(len(dataset))]
+    steps = [_sample_steps(dataset, index, tasks, protocol, store) for index in range(len(dataset))]
     sample = dataset[0]
     start = time.process_time()
     store.consolidate()
@@ -186,23 +185,26 @@ def _components(work: Path, name: str, path: Path, tasks: tuple[str, ...], split
             "store pred h5": median["store pred h5"] + finish_ms}
 
 
-def _sample_steps(dataset, index: int, tasks, protocol, depth_range, store: RunStore) -> dict[str, float]:
-    """CPU ms of each runner step on sample ``index``."""
-    from dpbench.protocol import score_boundary_depth, score_metric_depth, to_gt_resolution
+def _sample_steps(dataset, index: int, tasks, protocol, store: RunStore) -> dict[str, float]:
+    """CPU ms of each runner step on sample ``index`` (``protocol`` bound to the dataset)."""
+    from dpbench.runner.scoring import prepare_prediction
+    from dpbench.tasks import get_task
 
     sample = dataset[index]
     half = Prediction(depth=np.full((sample.height // 2, sample.width // 2), 5.0, np.float32))
     full = Prediction(depth=np.full((sample.height, sample.width), 5.0, np.float32))
-    pred_map = to_gt_resolution(full, sample, protocol.resize, "metric_depth")
-    metrics = _cpu_ms(lambda: score_metric_depth(pred_map, sample, protocol, "metric_depth", depth_range))
+    pred = prepare_prediction(full, sample, "metric_depth", protocol.resize, to_gt=True)
+    depth_task, boundary_task = get_task("metric_depth"), get_task("boundary_depth")
+    metrics = _cpu_ms(lambda: depth_task.score(sample, pred, protocol))
     if "boundary_depth" in tasks:
-        metrics += _cpu_ms(lambda: score_boundary_depth(pred_map, sample, protocol, "metric_depth"))
+        metrics += _cpu_ms(lambda: boundary_task.score(sample, pred, protocol))
     row = {"dataset": dataset.name, "sample_id": sample.id, "task": "metric_depth", "status": "ok",
-           **score_metric_depth(pred_map, sample, protocol, "metric_depth", depth_range)}
+           **depth_task.score(sample, pred, protocol)}
     rows = [dict(row, task=task) for task in tasks]
     return {
         "load": _cpu_ms(lambda: dataset[index]),
-        "resize": _cpu_ms(lambda: to_gt_resolution(half, sample, "bilinear_inverse_depth", "metric_depth")),
+        "resize": _cpu_ms(lambda: prepare_prediction(half, sample, "metric_depth", "bilinear_inverse_depth",
+                                                     to_gt=True)),
         "metrics": metrics,
         "store rows": _cpu_ms(lambda: store.append_rows(rows)),
         "store pred h5": _cpu_ms(lambda: store.write_prediction(dataset.name, sample.id, full.depth, {"focal_px": 1.0})),
