@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
-from dpbench.io.limits import read_text
 from dpbench.io.hdf5 import read_hdf5_array, write_hdf5_array
+from dpbench.io.limits import read_text
 
 DISPARITY_KEY = "disparity"
 
