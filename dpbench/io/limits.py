@@ -128,14 +128,16 @@ def _depth(value) -> int:
     return deepest
 
 
-def parse_json(path, data: bytes | str, what: str, error: type[Exception] = DatasetError):
-    """Parse JSON text of ``path``; invalid, undecodable or too deeply nested → ``error`` naming it."""
+def parse_json(path, data: bytes | str, what: str, error: type[Exception] = DatasetError,
+               invalid: str | None = None):
+    """Parse JSON text of ``path``; invalid, undecodable or too deeply nested → ``error`` naming it
+    (``invalid`` replaces the default problem text "not a valid JSON <what>")."""
     try:
         value = json.loads(data)
     except RecursionError:
         raise error(f"{path}: {what} is nested too deeply (more than {MAX_NESTING} levels)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: not a valid JSON {what} ({exc})") from None
+        raise error(f"{path}: {invalid or 'not a valid JSON ' + what} ({exc})") from None
     except MemoryError:
         raise error(f"{path}: {what} is too large to parse in the memory available") from None
     if _depth(value) > MAX_NESTING:
@@ -143,6 +145,7 @@ def parse_json(path, data: bytes | str, what: str, error: type[Exception] = Data
     return value
 
 
-def read_json(path, what: str, limit: int = MAX_TEXT_BYTES, error: type[Exception] = DatasetError):
+def read_json(path, what: str, limit: int = MAX_TEXT_BYTES, error: type[Exception] = DatasetError,
+              invalid: str | None = None):
     """A JSON file read whole (size-checked) and parsed by :func:`parse_json`."""
-    return parse_json(path, read_bytes(path, what, limit, error), what, error)
+    return parse_json(path, read_bytes(path, what, limit, error), what, error, invalid)
