@@ -26,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from dpbench.errors import DatasetError
 from dpbench.io.limits import check_file_bytes, check_pixels
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HEADER_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError)
 
 
@@ -50,6 +51,11 @@ def declared_size(path: str | os.PathLike, what: str = "image",
     if not path.is_file():
         raise error(f"{path}: {what} not found")
     check_file_bytes(path, what, error=error)
+    with path.open("rb") as handle:
+        head = handle.read(24)
+    if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":  # checked here so the message is ours
+        width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        check_pixels(path, (height, width), f"{what} header", error)
     try:
         with Image.open(path) as header:
             size = header.size
@@ -65,7 +71,7 @@ def _open_loaded(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: image file not found")
-    declared_size(path, "image file")
+    declared_size(path, "image")
     try:
         image = Image.open(path)
         image.load()
@@ -151,11 +157,10 @@ def read_image_oriented(path: str | os.PathLike) -> tuple[np.ndarray, int, tuple
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: image file not found")
-    check_file_bytes(path, "image file")
+    declared_size(path, "image")
     try:
         with Image.open(path) as header:
             stored_hw = (header.height, header.width)
-            check_pixels(path, stored_hw, "image header")
             fast = _decode_with_opencv(path, header)
     except (*_HEADER_ERRORS, Image.DecompressionBombError) as exc:
         if isinstance(exc, DatasetError):

@@ -98,7 +98,7 @@ def _split_indices(path: Path, key: str, values) -> list[int]:
     bad = ~np.isfinite(array) | (array < 1) | (array > _MAX_INDEX) | (array != np.round(array))
     if bad.any():
         raise DatasetError(
-            f"{path}: '{key}' holds {array[bad][0]!r} at position {int(np.argmax(bad))}, "
+            f"{path}: '{key}' holds {float(array[bad][0])!r} at position {int(np.argmax(bad))}, "
             "not a whole 1-based frame index"
         )
     return [int(v) for v in array]
