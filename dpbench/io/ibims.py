@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
-from dpbench.io.limits import read_text
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
 
 METRES_PER_UNIT = 50.0 / 65535.0
 
@@ -22,7 +22,7 @@ METRES_PER_UNIT = 50.0 / 65535.0
 def read_calib(path: str | os.PathLike) -> tuple[float, float, float, float]:
     """Read ``calib/<name>.txt`` as (fx, fy, cx, cy) in pixels."""
     path = Path(path)
-    text = read_text(path, "iBims calibration file", encoding="ascii", errors="replace")
+    text = read_text(path, "iBims calibration file", MAX_CALIB_BYTES, encoding="ascii", errors="replace")
     text = text.replace(",", " ").replace(";", " ")
     try:
         values = [float(v) for v in text.split()]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
-from dpbench.io.limits import read_text
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
 
 METRES_PER_UNIT = 1.0 / 256.0
 
@@ -21,7 +21,7 @@ METRES_PER_UNIT = 1.0 / 256.0
 def read_calib_file(path: str | os.PathLike) -> dict[str, np.ndarray | str]:
     """Read a KITTI calibration text file: numeric values as float64 arrays, others as text."""
     path = Path(path)
-    text = read_text(path, "KITTI calibration file", encoding="ascii", errors="replace")
+    text = read_text(path, "KITTI calibration file", MAX_CALIB_BYTES, encoding="ascii", errors="replace")
     out: dict[str, np.ndarray | str] = {}
     for line in text.splitlines():
         if ":" not in line:

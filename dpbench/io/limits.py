@@ -11,8 +11,10 @@ declare gigabytes. Every reader asks this module before it decodes:
   For arrays, a trailing axis of at most 4 values is counted as channels, not pixels; a LiDAR
   sweep holds at most as many points as a depth map holds pixels.
 - **Bytes read whole.** A binary file read into memory at once (an encoded image, a ``.npz``)
-  holds at most 8 bytes per allowed pixel plus 64 MiB; a text or metadata file (calibration,
-  ``meta.json``, ``splits.mat``) at most 64 MiB; nuScenes' JSON tables, legitimately large, 4 GiB.
+  holds at most 8 bytes per allowed pixel plus 64 MiB; a calibration file (``calib.txt``, OpenCV
+  XML, intrinsics: a few KB in every release) at most 4 MiB, since parsing text costs tens of
+  times its size; other metadata (``meta.json``, ``focal.json``, ``splits.mat``) at most 64 MiB,
+  COLMAP's ``images.txt`` 256 MiB; nuScenes' JSON tables, legitimately large, 4 GiB.
 - **Parsed structure.** JSON and XML nested deeper than ``MAX_NESTING`` levels are refused
   (calibration files are 2–3 levels deep), so no parser recursion reaches Python's limit.
 
@@ -32,6 +34,7 @@ from dpbench.errors import DatasetError, DpbenchError
 MAX_PIXELS_ENV = "DPBENCH_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 64_000_000
 MAX_TEXT_BYTES = 64 << 20
+MAX_CALIB_BYTES = 4 << 20
 MAX_TABLE_BYTES = 4 << 30
 MAX_NESTING = 64
 _MAX_CHANNELS = 4

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
-from dpbench.io.limits import check_pixels, read_bytes
+from dpbench.io.limits import MAX_CALIB_BYTES, check_pixels, read_bytes
 
 _REQUIRED = ("cam0", "doffs", "baseline")
 _INT_KEYS = ("width", "height", "ndisp", "isint")
@@ -64,7 +64,7 @@ def _parse_matrix(path: Path, key: str, text: str) -> np.ndarray:
 def read_calib(path: str | os.PathLike) -> MiddleburyCalib:
     """Parse a Middlebury ``calib.txt``; a missing cam0, doffs or baseline is a DatasetError."""
     path = Path(path)
-    data = read_bytes(path, "Middlebury calib.txt")
+    data = read_bytes(path, "Middlebury calib.txt", limit=MAX_CALIB_BYTES)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:

@@ -7,7 +7,7 @@ nodes. A matrix node has ``type_id="opencv-matrix"`` and children ``rows``, ``co
 values, row-major). A scalar node holds plain text: an integer, a real or a string.
 
 Hostile files are refused naming the file: larger than
-:data:`~dpbench.io.limits.MAX_TEXT_BYTES`, nested deeper than
+:data:`~dpbench.io.limits.MAX_CALIB_BYTES`, nested deeper than
 :data:`~dpbench.io.limits.MAX_NESTING` levels (calibration files have 2–3), entity bombs
 (expat's amplification guard), negative or oversized matrix dimensions.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
-from dpbench.io.limits import MAX_NESTING, read_bytes
+from dpbench.io.limits import MAX_CALIB_BYTES, MAX_NESTING, read_bytes
 
 _DT_TO_DTYPE = {
     "u": np.uint8, "c": np.int8, "w": np.uint16, "s": np.int16,
@@ -92,7 +92,7 @@ def read_opencv_xml(path: str | os.PathLike) -> dict[str, OpenCVValue]:
     their presence must not make a calibration file unreadable).
     """
     path = Path(path)
-    data = read_bytes(path, "OpenCV XML file")
+    data = read_bytes(path, "OpenCV XML file", limit=MAX_CALIB_BYTES)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:

@@ -17,7 +17,7 @@ import numpy as np
 
 from dpbench.errors import DatasetError
 from dpbench.io.hdf5 import read_hdf5_array, write_hdf5_array
-from dpbench.io.limits import read_text
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
 
 DISPARITY_KEY = "disparity"
 
@@ -41,7 +41,7 @@ def write_dsp5(path: str | os.PathLike, disparity: np.ndarray) -> None:
 def read_intrinsics(path: str | os.PathLike) -> np.ndarray:
     """Read ``cam_data/intrinsics.txt`` as an N×4 float64 array of (fx, fy, cx, cy) per frame."""
     path = Path(path)
-    text = read_text(path, "Spring intrinsics.txt", encoding="ascii", errors="replace")
+    text = read_text(path, "Spring intrinsics.txt", MAX_CALIB_BYTES, encoding="ascii", errors="replace")
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

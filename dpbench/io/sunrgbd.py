@@ -16,7 +16,7 @@ import numpy as np
 import scipy.io
 
 from dpbench.errors import DatasetError
-from dpbench.io.limits import read_text
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
 from dpbench.io.matlab import read_mat
 from dpbench.io.png16 import read_png16, write_png16
 
@@ -67,7 +67,7 @@ def write_depth_png(path: str | os.PathLike, depth_m: np.ndarray) -> np.ndarray:
 def read_intrinsics(path: str | os.PathLike) -> np.ndarray:
     """Read ``intrinsics.txt`` (9 numbers, row-major) as a 3×3 float64 K."""
     path = Path(path)
-    text = read_text(path, "intrinsics.txt", encoding="ascii")
+    text = read_text(path, "intrinsics.txt", MAX_CALIB_BYTES, encoding="ascii")
     try:
         values = [float(v) for v in text.split()]
     except ValueError:
