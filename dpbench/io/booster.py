@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.npy import load_npy
 from dpbench.io.opencv_xml import read_opencv_xml, write_opencv_xml
 
 FX_SOURCES = ("proj_matL", "mtxL")
@@ -30,6 +31,7 @@ class BoosterCalib:
     proj_matR: np.ndarray | None
     baseline_mm: float
     baseline_source: str  # "baselineLR" or "proj_matR" (−proj_matR[0,3] / proj_matR[0,0])
+    path: str = "Booster calibration"  # the file read, named in errors
 
     def focal_px(self, source: str = "proj_matL") -> float:
         """Horizontal focal length in px from ``proj_matL[0,0]`` (rectified) or ``mtxL[0,0]``."""
@@ -37,8 +39,11 @@ class BoosterCalib:
             raise ValueError(f"fx source must be one of {FX_SOURCES}, got {source!r}")
         matrix = self.proj_matL if source == "proj_matL" else self.mtxL
         if matrix is None:
-            raise DatasetError(f"Booster calibration has no {source} matrix (needed for fx)")
-        return float(matrix[0, 0])
+            raise DatasetError(f"{self.path}: no {source} matrix (needed for fx)")
+        focal = float(matrix[0, 0])
+        if not (math.isfinite(focal) and focal > 0):
+            raise DatasetError(f"{self.path}: {source}[0,0] (focal length, px) must be positive, found {focal}")
+        return focal
 
 
 def _matrix(path: Path, nodes: dict, name: str, shape: tuple[int, int]) -> np.ndarray | None:
@@ -73,7 +78,12 @@ def read_booster_calib(path: str | os.PathLike) -> BoosterCalib:
         raise DatasetError(f"{path}: calibration field(s) missing: baselineLR (and no proj_matR to derive it)")
     if not (baseline_mm > 0 and math.isfinite(baseline_mm)):
         raise DatasetError(f"{path}: baseline must be a positive number of mm, found {baseline_mm}")
-    return BoosterCalib(mtx_l, proj_l, proj_r, baseline_mm, source)
+    for name, matrix in (("mtxL", mtx_l), ("proj_matL", proj_l), ("proj_matR", proj_r)):
+        if matrix is None:
+            continue
+        if not np.isfinite(matrix).all():
+            raise DatasetError(f"{path}: {name} holds a non-finite value: {matrix.tolist()}")
+    return BoosterCalib(mtx_l, proj_l, proj_r, baseline_mm, source, path=str(path))
 
 
 def write_booster_calib(path: str | os.PathLike, mtxL: np.ndarray, proj_matL: np.ndarray,
@@ -95,10 +105,7 @@ def read_booster_disparity(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: Booster disparity file not found")
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: unreadable .npy disparity ({exc})") from None
+    array = load_npy(path, "Booster disparity", mmap=True)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim != 2:

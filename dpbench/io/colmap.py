@@ -9,6 +9,7 @@ are dropped before the lines are paired. Pixel coordinates put the image corner 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import MAX_TEXT_BYTES, check_pixels, read_bytes
 
 #: Number of parameters of each COLMAP camera model (PARAMS order as COLMAP defines it).
 MODEL_PARAMS = {
@@ -23,6 +25,7 @@ MODEL_PARAMS = {
     "OPENCV_FISHEYE": 8, "FULL_OPENCV": 12, "FOV": 5, "SIMPLE_RADIAL_FISHEYE": 4,
     "RADIAL_FISHEYE": 5, "THIN_PRISM_FISHEYE": 12,
 }
+_MAX_BYTES = 4 * MAX_TEXT_BYTES  # images.txt lists every 2-D observation: tens of MB for ETH3D
 _SINGLE_FOCAL = {"SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "SIMPLE_RADIAL_FISHEYE", "RADIAL_FISHEYE"}
 
 
@@ -60,10 +63,9 @@ class ColmapImage:
 
 
 def _data_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DatasetError(f"{path}: COLMAP file not found")
+    data = read_bytes(path, "COLMAP file", limit=_MAX_BYTES)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise DatasetError(f"{path}: not a text COLMAP file") from None
     return [line.rstrip("\r") for line in text.split("\n") if not line.startswith("#")]
@@ -87,6 +89,14 @@ def read_cameras_txt(path: str | os.PathLike) -> dict[int, ColmapCamera]:
             raise DatasetError(f"{path}: camera {camera_id}: model {model} needs {expected} parameters, found {len(params)}")
         if not params:
             raise DatasetError(f"{path}: camera {camera_id}: no parameters")
+        if width <= 0 or height <= 0:
+            raise DatasetError(f"{path}: camera {camera_id}: image size must be positive, found {width}x{height}")
+        check_pixels(path, (height, width), f"camera {camera_id}")
+        if not all(math.isfinite(v) for v in params):
+            raise DatasetError(f"{path}: camera {camera_id}: non-finite parameter in {params}")
+        focals = () if model not in MODEL_PARAMS else params[:1] if model in _SINGLE_FOCAL else params[:2]
+        if not all(f > 0 for f in focals):
+            raise DatasetError(f"{path}: camera {camera_id}: focal length must be positive, found {focals}")
         cameras[camera_id] = ColmapCamera(camera_id, model, width, height, params)
     return cameras
 

@@ -8,15 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.npy import load_npy
 
 
 def _load(path: Path, what: str) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(f"{path}: DIODE {what} file not found")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: unreadable .npy {what} ({exc})") from None
+    return load_npy(path, f"DIODE {what}")
 
 
 def read_depth(path: str | os.PathLike) -> np.ndarray:

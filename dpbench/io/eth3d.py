@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import check_pixels
 
 DSLR_SHAPE = (4032, 6048)  # H, W of the DSLR images as stored
 
@@ -28,6 +29,9 @@ def read_depth(path: str | os.PathLike, shape: tuple[int, int] = DSLR_SHAPE) -> 
     if not path.is_file():
         raise DatasetError(f"{path}: ETH3D depth file not found")
     height, width = (int(v) for v in shape)
+    if height <= 0 or width <= 0:
+        raise DatasetError(f"{path}: ETH3D depth shape must be positive, got {height}x{width}")
+    check_pixels(path, (height, width), "ETH3D depth (the image size)")
     expected = height * width * 4
     size = path.stat().st_size
     if size != expected:

@@ -8,6 +8,13 @@ image size after the EXIF orientation. When only the physical ``FocalLength`` (m
 is known, f_px = f_mm · W_long / sensor_long_mm needs the camera's sensor width, which EXIF does
 not carry reliably: it is used only when a table of sensor widths is supplied (docs/formats.md §14.2).
 
+Implausible values are not focal lengths: EXIF writers use 65535 (the SHORT maximum) and 0 as
+"unknown", and a corrupt tag can hold anything; 65535 mm would become a ground-truth focal of
+~600,000 px. A 35 mm-equivalent focal outside :data:`PLAUSIBLE_F35_MM` (4–5000 mm: wider than
+any fisheye, longer than the longest superzoom's 3000 mm) or a physical focal outside
+:data:`PLAUSIBLE_F_MM` (0.5–5000 mm) is dropped, kept in ``ExifFocal.implausible``, and named
+in the exclusion reason when no other rule gives a focal.
+
 Both rules are invariant to the orientation (the diagonal does not change under a rotation, and
 the long side is matched with the sensor's long side), so the pixel focal is the same whether or
 not a reader applies the orientation.
@@ -40,6 +47,10 @@ TAG_FOCAL_LENGTH_35MM = 0xA405
 
 #: Orientations that swap width and height (rotations by ±90°, with or without a mirror).
 TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+
+#: Plausible 35 mm-equivalent and physical focal lengths (mm), bounds included.
+PLAUSIBLE_F35_MM = (4.0, 5000.0)
+PLAUSIBLE_F_MM = (0.5, 5000.0)
 
 #: Suffixes of the image files the focal datasets read by default (HEIF ones need pillow-heif).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
@@ -79,6 +90,7 @@ class ExifFocal:
     f_mm: float | None = None
     make: str | None = None
     model: str | None = None
+    implausible: tuple[tuple[str, float], ...] = ()  # (tag name, value) dropped as implausible
 
     @property
     def camera(self) -> str | None:
@@ -204,16 +216,39 @@ def read_exif_focal(path: str | os.PathLike) -> ExifFocal:
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
         orientation = 1
     width, height = (stored_h, stored_w) if orientation in TRANSPOSING_ORIENTATIONS else (stored_w, stored_h)
+    implausible: list[tuple[str, float]] = []
+    f35 = _plausible("FocalLengthIn35mmFilm", _positive_number(tags.get(TAG_FOCAL_LENGTH_35MM)),
+                     PLAUSIBLE_F35_MM, implausible)
+    f_mm = _plausible("FocalLength", _positive_number(tags.get(TAG_FOCAL_LENGTH)), PLAUSIBLE_F_MM, implausible)
     return ExifFocal(
         path=str(path),
         width=int(width),
         height=int(height),
         orientation=int(orientation),
-        f35_mm=_positive_number(tags.get(TAG_FOCAL_LENGTH_35MM)),
-        f_mm=_positive_number(tags.get(TAG_FOCAL_LENGTH)),
+        f35_mm=f35,
+        f_mm=f_mm,
+        implausible=tuple(implausible),
         make=_clean_text(tags.get(TAG_MAKE)),
         model=_clean_text(tags.get(TAG_MODEL)),
     )
+
+
+def _plausible(name: str, value: float | None, bounds: tuple[float, float],
+               rejected: list[tuple[str, float]]) -> float | None:
+    """``value`` when inside ``bounds`` (or None); else None, with (name, value) added to ``rejected``."""
+    if value is None or bounds[0] <= value <= bounds[1]:
+        return value
+    rejected.append((name, value))
+    return None
+
+
+def _implausible_reason(implausible) -> str:
+    parts = [
+        f"{name} = {value:g} mm is outside the plausible "
+        f"{'%g–%g' % (PLAUSIBLE_F35_MM if name == 'FocalLengthIn35mmFilm' else PLAUSIBLE_F_MM)} mm"
+        for name, value in implausible
+    ]
+    return "implausible EXIF focal length: " + "; ".join(parts)
 
 
 def focal_px_from_exif(exif: ExifFocal, sensor_widths: Mapping[str, float] | None = None,
@@ -231,15 +266,22 @@ def focal_px_from_exif(exif: ExifFocal, sensor_widths: Mapping[str, float] | Non
 
     width = int(width if width is not None else exif.width)
     height = int(height if height is not None else exif.height)
-    if exif.f35_mm is not None:
-        return FocalFromExif(float(focal_from_35mm(exif.f35_mm, width, height)), source="35mm")
-    if exif.f_mm is None:
-        return FocalFromExif(None, reason="no focal length in EXIF")
+    implausible = list(exif.implausible)
+    f35 = _plausible("FocalLengthIn35mmFilm", exif.f35_mm, PLAUSIBLE_F35_MM, implausible)
+    f_mm = _plausible("FocalLength", exif.f_mm, PLAUSIBLE_F_MM, implausible)
+    if f35 is not None:
+        return FocalFromExif(float(focal_from_35mm(f35, width, height)), source="35mm")
+    if f_mm is None:
+        reason = _implausible_reason(implausible) if implausible else "no focal length in EXIF"
+        return FocalFromExif(None, reason=reason)
     sensor_width = lookup_sensor_width(sensor_widths, exif.make, exif.model)
     if sensor_width is None:
         camera = exif.camera or "unknown camera"
-        return FocalFromExif(None, reason=f"only FocalLength (mm) and no sensor width for {camera!r}")
-    focal = float(focal_from_mm(exif.f_mm, max(width, height), sensor_width))
+        reason = f"only FocalLength (mm) and no sensor width for {camera!r}"
+        if implausible:
+            reason += f"; {_implausible_reason(implausible)}"
+        return FocalFromExif(None, reason=reason)
+    focal = float(focal_from_mm(f_mm, max(width, height), sensor_width))
     return FocalFromExif(focal, source="mm+sensor_width")
 
 

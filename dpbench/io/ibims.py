@@ -7,12 +7,14 @@ space and a 3×3 K written as 9 numbers are accepted too).
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
 
 METRES_PER_UNIT = 50.0 / 65535.0
 
@@ -20,9 +22,8 @@ METRES_PER_UNIT = 50.0 / 65535.0
 def read_calib(path: str | os.PathLike) -> tuple[float, float, float, float]:
     """Read ``calib/<name>.txt`` as (fx, fy, cx, cy) in pixels."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: iBims calibration file not found")
-    text = path.read_text(encoding="ascii", errors="replace").replace(",", " ").replace(";", " ")
+    text = read_text(path, "iBims calibration file", MAX_CALIB_BYTES, encoding="ascii", errors="replace")
+    text = text.replace(",", " ").replace(";", " ")
     try:
         values = [float(v) for v in text.split()]
     except ValueError:
@@ -33,8 +34,10 @@ def read_calib(path: str | os.PathLike) -> tuple[float, float, float, float]:
         fx, fy, cx, cy = values[0], values[4], values[2], values[5]
     else:
         raise DatasetError(f"{path}: expected 4 values (fx,fy,cx,cy) or a 3×3 K, found {len(values)} numbers")
-    if not fx > 0:
-        raise DatasetError(f"{path}: fx must be positive, found {fx}")
+    if not all(math.isfinite(v) for v in (fx, fy, cx, cy)):
+        raise DatasetError(f"{path}: calibration holds a non-finite value: {fx}, {fy}, {cx}, {cy}")
+    if not (fx > 0 and fy > 0):
+        raise DatasetError(f"{path}: fx and fy must be positive, found {fx}, {fy}")
     return fx, fy, cx, cy
 
 

@@ -6,6 +6,12 @@ orientation still comes from Pillow (header only) and is applied with the same t
 PNG decoding is lossless, and both libraries decode JPEG with libjpeg-turbo's defaults, so the
 pixels are identical (tested); every other mode or format, and any OpenCV failure, goes through
 Pillow, which also produces the error messages.
+
+No image is decoded before its header size is checked against dpbench's pixel limit
+(:mod:`dpbench.io.limits`, 64 Mpx unless ``$DPBENCH_MAX_PIXELS`` says otherwise), and no encoded
+file larger than :func:`~dpbench.io.limits.max_file_bytes` is read. Pillow's own bomb guard
+(a warning above 89 Mpx, an error above 179 Mpx) stays in force too: the largest dataset images
+(ETH3D 24 Mpx, Booster 12 Mpx) are far below both.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import check_file_bytes, check_pixels
 
-Image.MAX_IMAGE_PIXELS = None  # dataset images (ETH3D, Booster) exceed Pillow's bomb guard
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_HEADER_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError)
 
 
 #: EXIF Orientation value -> the numpy operation Pillow's ``exif_transpose`` performs.
@@ -34,14 +42,40 @@ _ORIENTATION_OPS = {
 }
 
 
+def declared_size(path: str | os.PathLike, what: str = "image",
+                  error: type[Exception] = DatasetError) -> tuple[int, int]:
+    """(width, height) an image file declares, read by Pillow from the header alone, after
+    checking the file's byte size; ``error`` naming the file when it is unreadable or the size
+    exceeds the pixel limit. Call it before handing a file to any decoder."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {what} not found")
+    check_file_bytes(path, what, error=error)
+    with path.open("rb") as handle:
+        head = handle.read(24)
+    if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":  # checked here so the message is ours
+        width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        check_pixels(path, (height, width), f"{what} header", error)
+    try:
+        with Image.open(path) as header:
+            size = header.size
+    except Image.DecompressionBombError as exc:
+        raise error(f"{path}: {what} is too large to decode ({exc})") from None
+    except _HEADER_ERRORS as exc:
+        raise error(f"{path}: unreadable {what} ({exc})") from None
+    check_pixels(path, (size[1], size[0]), f"{what} header", error)
+    return size
+
+
 def _open_loaded(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: image file not found")
+    declared_size(path, "image")
     try:
         image = Image.open(path)
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (*_HEADER_ERRORS, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{path}: unreadable image ({exc})") from exc
     return image
 
@@ -123,11 +157,14 @@ def read_image_oriented(path: str | os.PathLike) -> tuple[np.ndarray, int, tuple
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: image file not found")
+    declared_size(path, "image")
     try:
         with Image.open(path) as header:
             stored_hw = (header.height, header.width)
             fast = _decode_with_opencv(path, header)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (*_HEADER_ERRORS, Image.DecompressionBombError) as exc:
+        if isinstance(exc, DatasetError):
+            raise
         raise DatasetError(f"{path}: unreadable image ({exc})") from exc
     if fast is not None:
         array, orientation = fast

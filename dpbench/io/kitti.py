@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
 
 METRES_PER_UNIT = 1.0 / 256.0
 
@@ -20,10 +21,9 @@ METRES_PER_UNIT = 1.0 / 256.0
 def read_calib_file(path: str | os.PathLike) -> dict[str, np.ndarray | str]:
     """Read a KITTI calibration text file: numeric values as float64 arrays, others as text."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: KITTI calibration file not found")
+    text = read_text(path, "KITTI calibration file", MAX_CALIB_BYTES, encoding="ascii", errors="replace")
     out: dict[str, np.ndarray | str] = {}
-    for line in path.read_text(encoding="ascii", errors="replace").splitlines():
+    for line in text.splitlines():
         if ":" not in line:
             continue
         key, value = line.split(":", 1)
@@ -39,6 +39,10 @@ def read_p_rect(path: str | os.PathLike, camera: str = "02") -> np.ndarray:
     values = read_calib_file(path).get(f"P_rect_{camera}")
     if not isinstance(values, np.ndarray) or values.size != 12:
         raise DatasetError(f"{path}: calibration field P_rect_{camera} missing or not 12 numbers")
+    if not np.isfinite(values).all():
+        raise DatasetError(f"{path}: P_rect_{camera} holds a non-finite value: {values.tolist()}")
+    if not values[0] > 0:
+        raise DatasetError(f"{path}: P_rect_{camera}[0,0] (focal length, px) must be positive, found {values[0]}")
     return values.reshape(3, 4)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import MAX_CALIB_BYTES, check_pixels, read_bytes
 
 _REQUIRED = ("cam0", "doffs", "baseline")
 _INT_KEYS = ("width", "height", "ndisp", "isint")
@@ -63,10 +64,9 @@ def _parse_matrix(path: Path, key: str, text: str) -> np.ndarray:
 def read_calib(path: str | os.PathLike) -> MiddleburyCalib:
     """Parse a Middlebury ``calib.txt``; a missing cam0, doffs or baseline is a DatasetError."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: Middlebury calib.txt not found")
+    data = read_bytes(path, "Middlebury calib.txt", limit=MAX_CALIB_BYTES)
     try:
-        text = path.read_text(encoding="ascii", errors="strict")
+        text = data.decode("ascii")
     except UnicodeDecodeError:
         raise DatasetError(f"{path}: not a text calib.txt (non-ASCII bytes)") from None
     values: dict[str, str] = {}
@@ -86,24 +86,52 @@ def read_calib(path: str | os.PathLike) -> MiddleburyCalib:
         if key in ("cam0", "cam1"):
             parsed[key] = _parse_matrix(path, key, value)
             continue
+        if key not in _INT_KEYS and key not in _FLOAT_KEYS:
+            parsed["extra"][key] = value
+            continue
         try:
-            if key in _INT_KEYS:
-                number = float(value)
-                if number != int(number):
-                    raise ValueError
-                parsed[key] = int(number)
-            elif key in _FLOAT_KEYS:
-                parsed[key] = float(value)
-            else:
-                parsed["extra"][key] = value
+            number = float(value)
         except ValueError:
             raise DatasetError(f"{path}: {key}: expected a number, found {value!r}") from None
+        if key in _INT_KEYS:
+            if not (math.isfinite(number) and number == int(number)):
+                raise DatasetError(f"{path}: {key}: expected a whole number, found {value!r}")
+            parsed[key] = int(number)
+        else:
+            if not math.isfinite(number):
+                raise DatasetError(f"{path}: {key}: expected a finite number, found {value!r}")
+            parsed[key] = number
     calib = MiddleburyCalib(cam1=parsed.pop("cam1", None), **parsed)
-    if not (calib.focal_px > 0 and math.isfinite(calib.focal_px)):
-        raise DatasetError(f"{path}: cam0 focal length must be positive, found {calib.focal_px}")
-    if not (calib.baseline > 0 and math.isfinite(calib.baseline)):
-        raise DatasetError(f"{path}: baseline must be a positive number of mm, found {calib.baseline}")
+    _check_plausible(path, calib)
     return calib
+
+
+def _check_plausible(path: Path, calib: MiddleburyCalib) -> None:
+    """Refuse calibration values no stereo rig can have: they would turn into finite, wrong depth.
+
+    cam0/cam1 entries must be finite with a positive focal length; the baseline (mm) positive;
+    doffs (cx1 − cx0, px) zero or positive (the right principal point never lies left of the
+    left one in Middlebury's rectified pairs; 0 = identical principal points); width, height and
+    ndisp positive, width·height within the pixel limit.
+    """
+    for key in ("cam0", "cam1"):
+        matrix = getattr(calib, key)
+        if matrix is None:
+            continue
+        if not np.isfinite(matrix).all():
+            raise DatasetError(f"{path}: {key}: non-finite entry in {matrix.tolist()}")
+        if not matrix[0, 0] > 0:
+            raise DatasetError(f"{path}: {key} focal length must be positive, found {matrix[0, 0]}")
+    if not calib.baseline > 0:
+        raise DatasetError(f"{path}: baseline must be a positive number of mm, found {calib.baseline}")
+    if not calib.doffs >= 0:
+        raise DatasetError(f"{path}: doffs must be zero or a positive number of pixels, found {calib.doffs}")
+    for key in ("width", "height", "ndisp"):
+        value = getattr(calib, key)
+        if value is not None and value <= 0:
+            raise DatasetError(f"{path}: {key} must be positive, found {value}")
+    if calib.width is not None and calib.height is not None:
+        check_pixels(path, (calib.height, calib.width), "the calibrated image size (height x width)")
 
 
 def _number(value: float) -> str:

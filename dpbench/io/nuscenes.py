@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import MAX_PIXELS_ENV, MAX_TABLE_BYTES, max_pixels, read_json
 
 TABLES = ("scene", "sample", "sample_data", "calibrated_sensor", "ego_pose", "sensor")
 ROUNDING_RULES = ("round", "floor")
@@ -30,13 +31,7 @@ POINT_DIMS = 5
 def load_table(version_dir: str | os.PathLike, name: str) -> list[dict]:
     """Load ``<version_dir>/<name>.json`` (a JSON array of records, each with a ``token``)."""
     path = Path(version_dir) / f"{name}.json"
-    if not path.is_file():
-        raise DatasetError(f"{path}: nuScenes table not found")
-    try:
-        with path.open("rb") as handle:
-            records = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not a valid JSON table ({exc})") from None
+    records = read_json(path, "nuScenes table", limit=MAX_TABLE_BYTES)
     if not isinstance(records, list) or not all(isinstance(r, dict) and "token" in r for r in records):
         raise DatasetError(f"{path}: expected a JSON array of records with a 'token' field")
     return records
@@ -60,8 +55,16 @@ def read_pcd_bin(path: str | os.PathLike) -> np.ndarray:
             f"{path}: LiDAR file size {size} is not a multiple of {4 * POINT_DIMS} bytes "
             f"({POINT_DIMS} float32 per point); truncated or not a .pcd.bin"
         )
-    points = np.fromfile(path, dtype="<f4").reshape(-1, POINT_DIMS)
-    return points[:, :4].astype(np.float32)
+    count = size // (4 * POINT_DIMS)
+    if count > max_pixels():
+        raise DatasetError(
+            f"{path}: LiDAR file holds {count:,} points, over the limit of {max_pixels():,} "
+            f"(a sweep has ~35,000; set ${MAX_PIXELS_ENV} to read larger files)"
+        )
+    if count == 0:
+        return np.zeros((0, 4), dtype=np.float32)
+    points = np.memmap(path, dtype="<f4", mode="r", shape=(count, POINT_DIMS))
+    return np.array(points[:, :4], dtype=np.float32)
 
 
 def write_pcd_bin(path: str | os.PathLike, points: np.ndarray) -> None:

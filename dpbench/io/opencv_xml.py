@@ -5,6 +5,11 @@ nodes. A matrix node has ``type_id="opencv-matrix"`` and children ``rows``, ``co
 (element type: ``u`` uint8, ``c`` int8, ``w`` uint16, ``s`` int16, ``i`` int32, ``f`` float32,
 ``d`` float64, optionally prefixed by a channel count) and ``data`` (white-space separated
 values, row-major). A scalar node holds plain text: an integer, a real or a string.
+
+Hostile files are refused naming the file: larger than
+:data:`~dpbench.io.limits.MAX_CALIB_BYTES`, nested deeper than
+:data:`~dpbench.io.limits.MAX_NESTING` levels (calibration files have 2–3), entity bombs
+(expat's amplification guard), negative or oversized matrix dimensions.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import MAX_CALIB_BYTES, MAX_NESTING, read_bytes
 
 _DT_TO_DTYPE = {
     "u": np.uint8, "c": np.int8, "w": np.uint16, "s": np.int16,
@@ -51,6 +57,8 @@ def _parse_matrix(path: Path, node: ET.Element) -> np.ndarray:
         values = [float(v) for v in parts["data"].split()]
     except ValueError:
         raise DatasetError(f"{path}: matrix <{node.tag}>: non-numeric value in <data>") from None
+    if rows < 0 or cols < 0 or channels < 1:
+        raise DatasetError(f"{path}: matrix <{node.tag}>: invalid size {rows}x{cols}x{channels}")
     expected = rows * cols * channels
     if len(values) != expected:
         raise DatasetError(
@@ -84,19 +92,22 @@ def read_opencv_xml(path: str | os.PathLike) -> dict[str, OpenCVValue]:
     their presence must not make a calibration file unreadable).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: OpenCV XML file not found")
+    data = read_bytes(path, "OpenCV XML file", limit=MAX_CALIB_BYTES)
     try:
-        root = ET.parse(path).getroot()
+        root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise DatasetError(f"{path}: not a readable XML file ({exc})") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: XML nested too deeply") from None
     if root.tag != "opencv_storage":
         raise DatasetError(f"{path}: expected an <opencv_storage> root element, found <{root.tag}>")
-    return {node.tag: _parse_node(path, node) for node in root}
+    return {node.tag: _parse_node(path, node, 1) for node in root}
 
 
-def _parse_node(path: Path, node: ET.Element):
+def _parse_node(path: Path, node: ET.Element, depth: int):
     """A matrix, a sequence (children named ``_``) as a list, a map as a dict, or a scalar."""
+    if depth > MAX_NESTING:
+        raise DatasetError(f"{path}: XML nested more than {MAX_NESTING} levels deep (at <{node.tag}>)")
     if node.get("type_id") == "opencv-matrix" or {c.tag for c in node} >= {"rows", "cols", "data"}:
         return _parse_matrix(path, node)
     if len(node) == 0:
@@ -106,8 +117,8 @@ def _parse_node(path: Path, node: ET.Element):
             return [_parse_scalar(v) for v in values]  # an inline sequence such as "4112 3008"
         return _parse_scalar(text)
     if all(child.tag == "_" for child in node):
-        return [_parse_node(path, child) for child in node]
-    return {child.tag: _parse_node(path, child) for child in node}
+        return [_parse_node(path, child, depth + 1) for child in node]
+    return {child.tag: _parse_node(path, child, depth + 1) for child in node}
 
 
 def _format_value(value: float, dtype: np.dtype) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import check_pixels
 
 _MAGIC_CHANNELS = {b"Pf": 1, b"PF": 3}
 _MAX_HEADER = 256  # bytes; real headers are ~20
@@ -69,6 +70,7 @@ def read_pfm(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     with path.open("rb") as handle:
         head = handle.read(_MAX_HEADER)
     channels, width, height, scale, offset = _parse_header(path, head)
+    check_pixels(path, (height, width, channels), "PFM header")
     count = width * height * channels
     available = path.stat().st_size - offset
     if available < count * 4 or available - count * 4 >= 4:

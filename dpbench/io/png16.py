@@ -14,12 +14,17 @@ import cv2
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.image import declared_size
 
 
 def _decode_unchanged(path: Path, what: str) -> np.ndarray:
-    """Decode an image file with its bit depth and channels untouched; DatasetError naming it."""
+    """Decode an image file with its bit depth and channels untouched; DatasetError naming it.
+
+    The size the header declares is checked against the pixel limit before OpenCV decodes.
+    """
     if not path.is_file():
         raise DatasetError(f"{path}: {what} not found")
+    declared_size(path, "PNG")
     buffer = np.fromfile(path, dtype=np.uint8)
     array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
     if array is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import check_pixels
 
 TAG_FLOAT = 202021.25
 TAG_BYTES = np.array([TAG_FLOAT], dtype="<f4").tobytes()  # b"PIEH"
@@ -48,6 +49,7 @@ def read_dpt(path: str | os.PathLike) -> np.ndarray:
     width, height = (int(v) for v in np.frombuffer(head[4:12], dtype="<i4"))
     if not (0 < width < _MAX_SIDE and 0 < height < _MAX_SIDE):
         raise DatasetError(f"{path}: implausible .dpt size {width}x{height}")
+    check_pixels(path, (height, width), ".dpt header")
     expected = 12 + width * height * 4
     if size != expected:
         raise DatasetError(
@@ -78,15 +80,25 @@ def read_cam(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: Sintel camera file not found")
-    data = path.read_bytes()
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        data = handle.read(CAM_SIZE + 1)  # never more than one byte beyond a valid file
     _check_tag(path, data, ".cam")
-    if len(data) != CAM_SIZE:
+    if size != CAM_SIZE:
         raise DatasetError(
             f"{path}: .cam size mismatch: expected {CAM_SIZE} bytes (tag + 9 + 12 float64), "
-            f"found {len(data)}"
+            f"found {size}"
         )
     values = np.frombuffer(data, dtype="<f8", offset=4)
-    return values[:9].reshape(3, 3).astype(np.float64), values[9:].reshape(3, 4).astype(np.float64)
+    intrinsics, extrinsics = values[:9].reshape(3, 3).astype(np.float64), values[9:].reshape(3, 4).astype(np.float64)
+    if not (np.isfinite(intrinsics).all() and np.isfinite(extrinsics).all()):
+        raise DatasetError(f"{path}: .cam holds a non-finite value")
+    if not (intrinsics[0, 0] > 0 and intrinsics[1, 1] > 0):
+        raise DatasetError(
+            f"{path}: .cam focal lengths M[0,0], M[1,1] must be positive, found "
+            f"{intrinsics[0, 0]}, {intrinsics[1, 1]}"
+        )
+    return intrinsics, extrinsics
 
 
 def write_cam(path: str | os.PathLike, intrinsics: np.ndarray, extrinsics: np.ndarray) -> None:

@@ -9,6 +9,7 @@ Spring baseline of 0.065 m.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from dpbench.errors import DatasetError
 from dpbench.io.hdf5 import read_hdf5_array, write_hdf5_array
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
 
 DISPARITY_KEY = "disparity"
 
@@ -39,10 +41,9 @@ def write_dsp5(path: str | os.PathLike, disparity: np.ndarray) -> None:
 def read_intrinsics(path: str | os.PathLike) -> np.ndarray:
     """Read ``cam_data/intrinsics.txt`` as an N×4 float64 array of (fx, fy, cx, cy) per frame."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: Spring intrinsics.txt not found")
+    text = read_text(path, "Spring intrinsics.txt", MAX_CALIB_BYTES, encoding="ascii", errors="replace")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="ascii", errors="replace").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -51,6 +52,10 @@ def read_intrinsics(path: str | os.PathLike) -> np.ndarray:
             raise DatasetError(f"{path}: line {number}: non-numeric intrinsics {line!r}") from None
         if len(values) != 4:
             raise DatasetError(f"{path}: line {number}: expected 4 values (fx fy cx cy), found {len(values)}")
+        if not all(math.isfinite(v) for v in values):
+            raise DatasetError(f"{path}: line {number}: non-finite intrinsics {line!r}")
+        if not (values[0] > 0 and values[1] > 0):
+            raise DatasetError(f"{path}: line {number}: fx and fy must be positive, found {values[0]} {values[1]}")
         rows.append(values)
     if not rows:
         raise DatasetError(f"{path}: no intrinsics rows")

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.io
 
 from dpbench.errors import DatasetError
+from dpbench.io.limits import MAX_CALIB_BYTES, read_text
+from dpbench.io.matlab import read_mat
 from dpbench.io.png16 import read_png16, write_png16
 
 DEFAULT_CLAMP_M = 8.0
@@ -65,17 +67,19 @@ def write_depth_png(path: str | os.PathLike, depth_m: np.ndarray) -> np.ndarray:
 def read_intrinsics(path: str | os.PathLike) -> np.ndarray:
     """Read ``intrinsics.txt`` (9 numbers, row-major) as a 3×3 float64 K."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: intrinsics.txt not found")
+    text = read_text(path, "intrinsics.txt", MAX_CALIB_BYTES, encoding="ascii")
     try:
-        values = [float(v) for v in path.read_text(encoding="ascii").split()]
-    except (ValueError, UnicodeDecodeError):
+        values = [float(v) for v in text.split()]
+    except ValueError:
         raise DatasetError(f"{path}: intrinsics.txt must hold 9 numbers (non-numeric text found)") from None
     if len(values) != 9:
         raise DatasetError(f"{path}: intrinsics.txt must hold 9 numbers (3×3 K), found {len(values)}")
     K = np.array(values, dtype=np.float64).reshape(3, 3)
-    if not K[0, 0] > 0:
-        raise DatasetError(f"{path}: fx (first number) must be positive, found {K[0, 0]}")
+    if not np.isfinite(K).all():
+        raise DatasetError(f"{path}: intrinsics.txt holds a non-finite number: {values}")
+    for name, value in (("fx (first number)", K[0, 0]), ("fy (fifth number)", K[1, 1])):
+        if not value > 0:
+            raise DatasetError(f"{path}: {name} must be positive, found {value}")
     return K
 
 
@@ -112,10 +116,7 @@ def read_allsplit(path: str | os.PathLike) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: allsplit.mat not found")
-    try:
-        data = scipy.io.loadmat(str(path), squeeze_me=False)
-    except (ValueError, OSError, NotImplementedError, TypeError) as exc:
-        raise DatasetError(f"{path}: unreadable MATLAB file ({exc})") from None
+    data = read_mat(path, "SUN RGB-D allsplit.mat")
     missing = [name for name in SPLIT_FIELDS if name not in data]
     if missing:
         raise DatasetError(f"{path}: allsplit.mat lacks the field(s) {', '.join(missing)}")

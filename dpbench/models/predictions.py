@@ -39,11 +39,16 @@ A prediction whose shape differs from the image is refused naming the file, unle
 ``resize=True`` (then it is resized bilinearly to the image); non-finite values (and, for metric
 depth, values <= 0) are refused naming the sample id and the file.
 :func:`write_prediction` writes one sample in this layout (an ``.npz``) from another environment.
+
+Hostile files are refused with a ModelError naming the file (:mod:`dpbench.io.limits`,
+:mod:`dpbench.io.confine`): a declared size beyond ``$DPBENCH_MAX_PIXELS`` (64 Mpx), a symlinked
+prediction file, ``<dir>/<dataset>`` folder or side file (``meta.json``, ``scale.txt``,
+``focal.json``, ``predictions.h5``) whose target lies outside ``<path>`` (unless
+``DPBENCH_ALLOW_SYMLINKS=1``), HDF5 external links and external storage, JSON nested too deeply.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -53,6 +58,8 @@ from urllib.parse import unquote
 import numpy as np
 
 from dpbench.errors import DpbenchError, ModelError
+from dpbench.io.confine import confined
+from dpbench.io.limits import read_json, read_text
 from dpbench.models import register_model
 from dpbench.models.base import (
     DepthModel,
@@ -103,7 +110,7 @@ class PredictionsSource(DepthModel):
             self.root = self.path
             for name in ("predictions.h5", "predictions.hdf5"):
                 if (self.path / name).is_file():
-                    self.hdf5 = self.path / name
+                    self.hdf5 = confined(self.path / name, self.root, "predictions file", ModelError)
                     break
         self.meta_json = self._read_meta_json(self.root) if self.hdf5 is None else {}
         declared = output_kind or self.meta_json.get("output_kind") or self._hdf5_output_kind()
@@ -159,7 +166,7 @@ class PredictionsSource(DepthModel):
     # -- folders of files ---------------------------------------------------------------
     def _candidate_dirs(self, dataset: str | None) -> list[Path]:
         if dataset and (self.root / dataset).is_dir():
-            return [self.root / dataset]
+            return [confined(self.root / dataset, self.root, "dataset folder", ModelError)]
         return [self.root]
 
     def _read_file(self, sample_id: str, dataset: str | None) -> tuple[np.ndarray, float | None, str]:
@@ -172,7 +179,7 @@ class PredictionsSource(DepthModel):
                     candidate = folder / (stem + suffix)
                     tried.append(str(candidate))
                     if candidate.is_file():
-                        found.append(candidate)
+                        found.append(confined(candidate, self.root, "prediction file", ModelError))
             if len(found) > 1:
                 raise ModelError(
                     f"sample {sample_id!r}: ambiguous predictions, found "
@@ -192,10 +199,12 @@ class PredictionsSource(DepthModel):
         )
 
     def _load_array(self, path: Path, sample_id: str) -> tuple[np.ndarray, float | None]:
+        from dpbench.io.npy import load_npy
+
         suffix = path.suffix.lower()
         try:
             if suffix == ".npy":
-                return np.load(path, allow_pickle=False), None
+                return load_npy(path, "prediction", ModelError), None
             if suffix == ".npz":
                 return _read_npz(path)
             if suffix == ".pfm":
@@ -205,11 +214,15 @@ class PredictionsSource(DepthModel):
                 return array, None
             return self._read_integer_image(path), None
         except (DpbenchError, OSError, ValueError, EOFError) as exc:
-            raise ModelError(f"sample {sample_id!r}: cannot read prediction {path}: {exc}") from None
+            problem = str(exc).removeprefix(f"{path}: ")
+            raise ModelError(f"sample {sample_id!r}: cannot read prediction {path}: {problem}") from None
 
     def _read_integer_image(self, path: Path) -> np.ndarray:
         import cv2
 
+        from dpbench.io.image import declared_size
+
+        declared_size(path, "prediction image", ModelError)
         array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if array is None:
             raise ValueError("not a readable image file")
@@ -247,7 +260,8 @@ class PredictionsSource(DepthModel):
             if "png_scale" in meta:
                 scale = _positive_scale(meta["png_scale"], f"png_scale in {folder / 'meta.json'}")
             elif (folder / "scale.txt").is_file():
-                text = (folder / "scale.txt").read_text().strip()
+                path = confined(folder / "scale.txt", self.root, "scale file", ModelError)
+                text = read_text(path, "scale file", error=ModelError, errors="replace").strip()
                 try:
                     value = float(text)
                 except ValueError:
@@ -261,25 +275,20 @@ class PredictionsSource(DepthModel):
             table: dict[str, float] = {}
             path = folder / "focal.json"
             if path.is_file():
-                try:
-                    raw = json.loads(path.read_text())
-                except json.JSONDecodeError as exc:
-                    raise ModelError(f"{path}: invalid JSON: {exc}") from None
+                confined(path, self.root, "focal table", ModelError)
+                raw = read_json(path, "focal table", error=ModelError, invalid="invalid JSON")
                 if not isinstance(raw, dict):
                     raise ModelError(f"{path}: expected an object mapping sample ids to focal lengths")
                 table = {str(k): _focal(v, f"{path} [{k!r}]") for k, v in raw.items()}
             self._focal_tables[folder] = table
         return self._focal_tables[folder]
 
-    @staticmethod
-    def _read_meta_json(folder: Path) -> dict:
+    def _read_meta_json(self, folder: Path) -> dict:
         path = folder / "meta.json"
         if not path.is_file():
             return {}
-        try:
-            meta = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{path}: invalid JSON: {exc}") from None
+        confined(path, self.root, "meta.json", ModelError)
+        meta = read_json(path, "meta.json", error=ModelError, invalid="invalid JSON")
         if not isinstance(meta, dict):
             raise ModelError(f"{path}: expected a JSON object with keys among {META_KEYS}")
         unknown = sorted(set(meta) - set(META_KEYS))
@@ -322,28 +331,36 @@ class PredictionsSource(DepthModel):
     def _read_hdf5(self, sample_id: str, dataset: str | None) -> tuple[np.ndarray, float | None, str]:
         import h5py
 
+        from dpbench.io.hdf5 import checked_dataset, lookup, read_dataset
+
         relative = _relative_path(sample_id)
         keys = ([f"{dataset}/{relative}"] if dataset else []) + [relative]
-        with h5py.File(self.hdf5, "r") as handle:
-            for key in keys:
-                node = handle.get(key)
-                if isinstance(node, h5py.Dataset):
-                    break
-            else:
-                key = self._escaped_key(handle, sample_id, dataset)
-                node = handle.get(key) if key else None
-            if not isinstance(node, h5py.Dataset):
-                raise ModelError(
-                    f"sample {sample_id!r}: no dataset {' or '.join('/' + k for k in keys)} "
-                    f"(nor a percent-escaped one) in {self.hdf5}"
-                )
-            where = f"{self.hdf5}:/{key}"
-            focal = node.attrs.get("focal_px")
-            if focal is not None and not (np.ndim(focal) == 0 and np.isnan(focal)):
-                focal = _focal(focal, where + " attribute focal_px")
-            else:
-                focal = None
-            return np.asarray(node[()]), focal, where
+        try:
+            with h5py.File(self.hdf5, "r") as handle:
+                for key in keys:
+                    node = lookup(handle, key, self.hdf5, ModelError)
+                    if isinstance(node, h5py.Dataset):
+                        break
+                else:
+                    key = self._escaped_key(handle, sample_id, dataset)
+                    node = lookup(handle, key, self.hdf5, ModelError) if key else None
+                if not isinstance(node, h5py.Dataset):
+                    raise ModelError(
+                        f"sample {sample_id!r}: no dataset {' or '.join('/' + k for k in keys)} "
+                        f"(nor a percent-escaped one) in {self.hdf5}"
+                    )
+                where = f"{self.hdf5}:/{key}"
+                node = checked_dataset(node, self.hdf5, key, ModelError)
+                focal = node.attrs.get("focal_px")
+                if focal is not None and not (np.ndim(focal) == 0 and np.isnan(focal)):
+                    focal = _focal(focal, where + " attribute focal_px")
+                else:
+                    focal = None
+                return read_dataset(node, self.hdf5, key, "prediction", ModelError), focal, where
+        except DpbenchError:
+            raise
+        except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise ModelError(f"{self.hdf5}: cannot read sample {sample_id!r} ({exc})") from None
 
     def _escaped_key(self, handle, sample_id: str, dataset: str | None) -> str | None:
         """The path of ``sample_id`` when names are percent-escaped (``/`` as ``%2F``, as
@@ -359,9 +376,14 @@ class PredictionsSource(DepthModel):
         return f"{group_key}/{name}" if group_key else name
 
     def _unescaped_names(self, handle, group_key: str) -> dict[str, str]:
+        import h5py
+
+        from dpbench.io.hdf5 import lookup
+
         if group_key not in self._hdf5_names:
-            group = handle[group_key] if group_key else handle
-            self._hdf5_names[group_key] = {unquote(name): name for name in group.keys()}
+            group = lookup(handle, group_key, self.hdf5, ModelError) if group_key else handle
+            names = list(group.keys()) if isinstance(group, h5py.Group) else []
+            self._hdf5_names[group_key] = {unquote(name): name for name in names}
         return self._hdf5_names[group_key]
 
     # -- shape --------------------------------------------------------------------------
@@ -434,17 +456,19 @@ def _stems(relative: str) -> list[str]:
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, float | None]:
-    with np.load(path, allow_pickle=False) as archive:
-        names = list(archive.files)
-        arrays = [n for n in names if n != "focal_px"]
-        if "depth" in names:
-            key = "depth"
-        elif len(arrays) == 1:
-            key = arrays[0]
-        else:
-            raise ModelError(f"{path}: expected an array named 'depth' or a single array, found {names}")
-        focal = _focal(archive["focal_px"], f"{path} [focal_px]") if "focal_px" in names else None
-        return archive[key], focal
+    from dpbench.io.npy import load_npz
+
+    archive = load_npz(path, "prediction archive", ModelError)
+    names = list(archive)
+    arrays = [n for n in names if n != "focal_px"]
+    if "depth" in names:
+        key = "depth"
+    elif len(arrays) == 1:
+        key = arrays[0]
+    else:
+        raise ModelError(f"{path}: expected an array named 'depth' or a single array, found {names}")
+    focal = _focal(archive["focal_px"], f"{path} [focal_px]") if "focal_px" in names else None
+    return archive[key], focal
 
 
 def _focal(value, where: str) -> float:
