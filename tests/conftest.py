@@ -15,6 +15,8 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DPBENCH_CACHE", str(home / "cache"))
     monkeypatch.delenv("DPBENCH_DATA", raising=False)
     monkeypatch.delenv("DPBENCH_CHECKPOINTS", raising=False)
+    monkeypatch.delenv("DPBENCH_MAX_PIXELS", raising=False)
+    monkeypatch.delenv("DPBENCH_ALLOW_SYMLINKS", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     yield

@@ -20,6 +20,7 @@ import numpy as np
 
 from dpbench.datasets.base import Dataset, load_spec
 from dpbench.errors import DatasetError
+from dpbench.io.limits import read_text
 from dpbench.resources import resource_dir
 from dpbench.types import Sample
 
@@ -52,7 +53,7 @@ def read_list_file(name: str) -> list[str]:
     path = resource_dir("datasets") / name
     if not path.is_file():
         raise DatasetError(f"dpbench data file not found: {path}")
-    return [line.rstrip("\r") for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    return [line.rstrip("\r") for line in read_text(path, "list file").split("\n") if line.strip()]
 
 
 def natural_key(text: str) -> list:

@@ -26,7 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from dpbench.datasets.base import Dataset, load_spec
 from dpbench.errors import DatasetError
-from dpbench.io.image import read_image
+from dpbench.io.image import declared_size, read_image
 from dpbench.types import Sample
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: mask file not found")
+    declared_size(path, "mask")  # the pixel limit, before any decoding
     try:
         with Image.open(path) as image:
             image.load()
@@ -66,7 +67,7 @@ def read_mask(path: str | Path) -> np.ndarray:
             elif mode != "L":
                 image = image.convert("L")
             return np.asarray(image, dtype=np.float32) / np.float32(255.0)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise DatasetError(f"{path}: unreadable mask ({exc})") from exc
 
 

@@ -79,10 +79,7 @@ class Booster(DepthDataset):
                 f"(WxH) but {image_path} is {image.shape[1]}x{image.shape[0]}"
             )
         calib = read_booster_calib(scene / _CALIB)
-        try:
-            focal = calib.focal_px(self.options["fx_source"])
-        except DatasetError as exc:
-            raise DatasetError(f"{self.name}: {scene / _CALIB}: {exc}") from None
+        focal = calib.focal_px(self.options["fx_source"])  # a DatasetError naming the file
         depth = disparity_to_depth(disparity, focal, calib.baseline_mm)
         valid = None
         if self.options["mask"] != "none":

@@ -9,6 +9,7 @@ from pathlib import Path
 from dpbench.datasets import register_dataset
 from dpbench.datasets._matting import MaskDataset, MaskItem
 from dpbench.errors import DatasetError
+from dpbench.io.limits import read_text
 from dpbench.resources import resource_dir
 
 
@@ -17,7 +18,7 @@ def read_sample_list(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: sample list not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "sample list")
     return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
 
 

@@ -10,6 +10,7 @@ from dpbench.datasets._depth import DepthDataset
 from dpbench.errors import DatasetError
 from dpbench.io.ibims import METRES_PER_UNIT, read_calib
 from dpbench.io.image import read_image
+from dpbench.io.limits import read_text
 from dpbench.io.png16 import read_grey_png, read_scaled_depth_png
 from dpbench.types import Sample
 
@@ -41,7 +42,7 @@ class IBims(DepthDataset):
         for folder in (core, core.parent, self.root):
             path = folder / _IMAGE_LIST
             if path.is_file():
-                names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+                names = [line.strip() for line in read_text(path, "image list").splitlines() if line.strip()]
                 return [Path(n).stem if n.endswith(".png") else n for n in names]
         return sorted(p.stem for p in (core / "rgb").glob("*.png"))
 

@@ -18,6 +18,7 @@ from dpbench.datasets._depth import DepthDataset
 from dpbench.errors import DatasetError
 from dpbench.io.image import read_image
 from dpbench.io.kitti import METRES_PER_UNIT, read_p_rect
+from dpbench.io.limits import read_text
 from dpbench.io.png16 import read_scaled_depth_png
 from dpbench.types import Sample
 
@@ -39,7 +40,7 @@ def parse_eigen_list(path: Path) -> list[tuple[str, str]]:
     '<date>/<drive>/image_02/data/<frame>.png <gt or None> <focal>' lines.
     """
     entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path, "split file").splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
