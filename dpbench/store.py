@@ -53,7 +53,8 @@ PREDICTION_PARTS = "predictions.parts"
 SHARDS = "shards"
 LOCK = "run.lock"
 
-RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+#: ``partial``: some dataset of the suite is missing or not fully scored; ``empty``: nothing scored.
+RUN_STATUSES = ("running", "complete", "partial", "empty", "interrupted", "failed")
 ROW_STATUSES = ("ok", "error")
 KEY_COLUMNS = ("dataset", "sample_id", "task")
 #: Columns holding text; every other column is a float64 number (NaN when missing).

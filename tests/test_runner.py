@@ -146,7 +146,10 @@ def test_missing_datasets_are_recorded_not_fatal(tmp_path, suite):
     spec["datasets"] = spec["datasets"][:1] + spec["datasets"][2:]
     suite.write_text(json.dumps(spec))
     result = _run(tmp_path, suite)
-    assert result.status == "complete" and result.missing == ["fake-depth"]
+    # a run that misses a dataset of its suite says so: partial, naming the dataset
+    assert result.status == "partial" and result.missing == ["fake-depth"]
+    assert result.store.manifest["status"] == "partial"
+    assert "fake-depth missing" in result.store.manifest["failure"]
     assert any(line.startswith("fake-depth: missing") and "nowhere" in line for line in result.said)
     records = {d["name"]: d for d in result.store.manifest["datasets"]}
     assert records["fake-depth"]["status"] == "missing" and "does not exist" in records["fake-depth"]["reason"]
@@ -356,10 +359,17 @@ def test_cli_errors(tmp_path, suite):
     assert result.exit_code == 2 and "no such run folder" in result.output
 
 
-def test_cli_run_on_a_builtin_suite_without_data(tmp_path):
-    result = CliRunner().invoke(cli, ["run", "--model", "fake:gt", "--suite", "focal", "--out", str(tmp_path),
+@pytest.mark.parametrize("suite_name", ["focal", "zeroshot"])
+def test_cli_run_on_a_builtin_suite_without_data(tmp_path, suite_name):
+    result = CliRunner().invoke(cli, ["run", "--model", "fake:gt", "--suite", suite_name, "--out", str(tmp_path),
                                       "--no-progress"])
-    assert result.exit_code == 0, result.output
+    # nothing was scored: the run is 'empty' and the command fails (it used to say 'complete', exit 0)
+    assert result.exit_code != 0, result.output
+    assert "(empty)" in result.output
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "empty"
+    if suite_name == "zeroshot":
+        return
     assert result.output.count(": missing - no data root") == 6
     assert "missing datasets (recorded in the manifest): fivek, dddp, spaq, ppr10k, raise, zoom" in result.output
 

@@ -393,6 +393,7 @@ class Evaluation:
                     if record["status"] in ("missing", "error") or record.get("num_samples") is None:
                         continue
                     self._settle_shared_record(entry, rows)
+            status, failure = self._coverage_status(status, failure)
             self.store.update_manifest(
                 status=status, finished=iso(utc_now()), failure=failure,
                 datasets=[self.records[e.dataset] for e in self.suite.entries],
@@ -400,6 +401,22 @@ class Evaluation:
             self.store.release_lock()
         self.ctx.barrier()
         return status
+
+    def _coverage_status(self, status: str, failure: str | None) -> tuple[str, str | None]:
+        """An honest run status: ``complete`` only when every dataset of the suite was found and
+        fully scored (a ``--limit`` the user asked for aside); ``empty`` when nothing was scored;
+        ``partial`` otherwise, naming the datasets that are missing or incomplete."""
+        if status != "complete":
+            return status, failure
+        records = [self.records[e.dataset] for e in self.suite.entries]
+        if not any(r.get("num_samples") for r in records if r["status"] not in ("missing", "error")):
+            names = ", ".join(f"{r['name']} ({r['status']})" for r in records)
+            return "empty", f"no sample was scored: {names}"
+        short = [r for r in records if r["status"] != "complete" and not r.get("limited")]
+        if short:
+            return "partial", "not fully evaluated: " + "; ".join(
+                f"{r['name']} {r['status']}" + (f" ({r['reason']})" if r.get("reason") else "") for r in short)
+        return status, failure
 
     def _settle_shared_record(self, entry: SuiteEntry, rows) -> None:
         """Dataset status after a sharded run (rank 0 re-derives the selection it did not load)."""
@@ -412,6 +429,7 @@ class Evaluation:
     def _set_status(self, record: dict, evaluated: int, expected: int, n_selected: int) -> None:
         """``complete`` when every expected (sample, task) row is present, ``partial`` otherwise or
         when ``--limit`` cut the dataset short; the reason says which."""
+        record["limited"] = False
         if evaluated < expected:
             record["status"] = "partial"
             record["reason"] = f"{expected - evaluated} of {expected} sample-task pairs not evaluated"
@@ -419,6 +437,7 @@ class Evaluation:
         limited = (self.config.limit is not None and record.get("num_available", 0) > n_selected
                    and self.sample_filter is None)
         record["status"] = "partial" if limited else "complete"
+        record["limited"] = bool(limited)
         record["reason"] = (f"limited to the first {n_selected} of {record['num_available']} samples"
                             if limited else "")
 
