@@ -4,8 +4,7 @@ Source: the iBims-1 "Evaluation Script v0.9" by T. Koch (TUM), ``evaluate_ibims_
 (a verbatim copy: ``bulatko/DepthART`` @ b2bc093, ``mde/capsules/meter/ibims_official/``), and the
 later revision of that file (``YoungXIAO13/DeepDepthRefiner`` @ c3a7bbd,
 ``lib/utils/evaluate_ibims_error_metrics.py``), which differs only in DBE. Facts, not code, were
-taken from them; ``docs/metrics.md`` has the summary, ``/work/shared/reference/IBIMS.md`` the
-details.
+taken from them; ``docs/metrics.md`` ("iBims-1") has the definitions and the constants' sources.
 
 Pixel set V (DDE, PE), as the official driver: ``valid`` AND finite g AND g > 0 AND the prediction
 is not NaN and not 0 (the driver maps NaN to 0 and drops zeros). No alignment, no depth cap.

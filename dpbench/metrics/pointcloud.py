@@ -18,7 +18,7 @@ Definitions (Spencer et al., TMLR 2022, public code ``jspenmar/monodepth_benchma
    F and IoU are fractions in [0, 1] (Spencer prints ×100; Depth Pro prints fractions). Higher is
    better.
 
-Defaults, and why (evidence in ``/work/shared/reference/POINTCLOUD.md`` §7):
+Defaults, and why (the evidence is in ``docs/metrics.md``, "Point clouds"):
 
 - ``cd_squared=True``: with non-squared distances every point farther than t adds at least t, so
   CD ≥ t·(1 − F); 14 of the 43 Table 4 rows break that bound at t = 0.1 m (e.g. Sun-RGBD UniDepth
