@@ -83,3 +83,7 @@ def speed(ctx, model, model_options, checkpoint, device, precision, sizes, batch
 
 
 __all__ = ["speed"]
+
+
+if __name__ == "__main__":  # python -m dpbench.speed.command ... (until the CLI group adds it)
+    speed(prog_name="dpbench speed")

@@ -55,7 +55,7 @@ def torch_modules(model: Any) -> list:
     if isinstance(model, torch.nn.Module):
         return [model]
     found, seen = [], set()
-    for value in vars(model).values():
+    for value in getattr(model, "__dict__", {}).values():
         if isinstance(value, torch.nn.Module) and id(value) not in seen:
             seen.add(id(value))
             found.append(value)

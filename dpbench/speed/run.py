@@ -230,7 +230,8 @@ def measure_size(model: Any, size: InputSize, *, index: int, batch_size: int, wa
     An allocation failure gives an ``error`` row whose text starts with ``OOM``; any other error
     at this size an ``error`` row with the exception's type and message. Never raises for them.
     """
-    row: dict[str, Any] = {
+    row: dict[str, Any] = dict.fromkeys(SPEED_COLUMNS)  # every row has every column (NaN = n/a)
+    row |= {
         "dataset": DATASET, "sample_id": size.label, "task": TASK, "status": "ok", "error": "",
         "sample_index": index, "width": size.width, "height": size.height, "batch_size": batch_size,
         "warmup": warmup, "repeats": repeats, "params": params,
@@ -274,18 +275,28 @@ def measure_size(model: Any, size: InputSize, *, index: int, batch_size: int, wa
 # -- one model --------------------------------------------------------------------------------
 
 def _load(name: str, checkpoint: str | None, device: str, config: SpeedConfig, options: Mapping) -> Any:
+    """Load the model; ``batch_size`` is offered to factories that take it (Depth Pro batches
+    ``predict_batch`` by it) and dropped for those that do not (they loop over the batch)."""
     from dpbench.models import load_model
+    from dpbench.models.base import ModelOptionError
 
     options = dict(options)
     if config.compile:
         options["compile"] = True
-    if int(config.batch_size) > 1:
-        options.setdefault("batch_size", int(config.batch_size))
+    offered = int(config.batch_size) > 1 and "batch_size" not in options
+    if offered:
+        options["batch_size"] = int(config.batch_size)
     try:
-        return load_model(name, checkpoint=checkpoint, device=device, precision=config.precision, **options)
+        try:
+            return load_model(name, checkpoint=checkpoint, device=device, precision=config.precision, **options)
+        except (ModelOptionError, TypeError) as exc:
+            if not (offered and "batch_size" in str(exc)):
+                raise
+            options.pop("batch_size")
+            return load_model(name, checkpoint=checkpoint, device=device, precision=config.precision, **options)
     except DpbenchError:
         raise
-    except TypeError as exc:  # a factory not taking an option (compile, batch_size...)
+    except TypeError as exc:  # a factory not taking an option (compile...)
         raise ModelError(f"{name}: {exc}") from exc
     except RuntimeError as exc:
         if is_out_of_memory(exc):
@@ -469,7 +480,11 @@ def run_speed(config: SpeedConfig, say: Callable[[str], None] | None = None, *, 
     """Measure ``config.model`` (and ``config.baseline_model``, after it) at every size; store runs."""
     say = say or (lambda message: print(message, file=sys.stderr))
     sizes = config.check()
-    resolve_speed_device(config.device)  # an unavailable device fails before any work
+    resolve_speed_device(config.device)  # an unavailable device or unknown model fails before any work
+    from dpbench.models import get_model_info
+
+    for name in filter(None, (config.model, config.baseline_model)):
+        get_model_info(name)
     candidate = measure_model(config, role="candidate", name=config.model, options=config.model_options,
                               checkpoint=config.checkpoint, sizes=sizes, run_id=config.run_id,
                               partner={}, say=say, timer=timer, memory_factory=memory_factory)
