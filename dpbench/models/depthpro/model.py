@@ -8,11 +8,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from dpbench.errors import CheckpointError
 from dpbench.models.base import DepthModel, image_of
 from dpbench.models.depthpro.config import DEFAULT, DepthProConfig, get_config
-from dpbench.models.depthpro.inference import infer
+from dpbench.models.depthpro.inference import autocast_context, infer, normalize_images
 from dpbench.models.depthpro.network import DepthPro, build_network
 from dpbench.models.depthpro.weights import (
     check_state_dict,
@@ -67,6 +68,9 @@ class DepthProModel(DepthModel):
     """
 
     output_kind = "metric_depth"
+    #: ``load_model("depthpro", device="meta")`` builds the architecture without weights
+    #: (``dpbench speed`` counts parameters and FLOPs on it).
+    supports_meta = True
 
     def __init__(
         self,
@@ -150,6 +154,23 @@ class DepthProModel(DepthModel):
             predictions.append(Prediction(depth=depth[i], focal_px=used if usable else None, meta=meta))
         return predictions
 
+    def forward_callable(self, images: Sequence[np.ndarray]):
+        """The network forward alone on ``images`` (one size), prepared as ``predict`` prepares
+        them (normalised, resized to the network input, on the device); for ``dpbench speed``."""
+        x = normalize_images(list(images), self.device)
+        size = self.network.image_size
+        with torch.inference_mode():
+            if x.shape[-2:] != (size, size):
+                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+
+        def forward():
+            with torch.inference_mode(), autocast_context(self.device, self.dtype):
+                return self._forward(x)
+
+        return forward
+
     def describe(self) -> dict:
         info = super().describe()
         info.update(
@@ -183,7 +204,11 @@ def create_depthpro(
     """Load Depth Pro (weights looked up as in :mod:`dpbench.models.depthpro.weights`)."""
     resolved = get_config(config)
     name = config if isinstance(config, str) else ("default" if resolved == DEFAULT else "custom")
-    network, provenance = load_network(resolved, checkpoint, pretrained=pretrained, download=download)
+    if str(device) == "meta":  # the architecture without weights: parameter and FLOP counts
+        network = build_network(resolved, "meta").eval().requires_grad_(False)
+        provenance = {"checkpoint": None, "sha256": None, "layout": None}
+    else:
+        network, provenance = load_network(resolved, checkpoint, pretrained=pretrained, download=download)
     return DepthProModel(
         network, provenance, device=device, precision=precision, batch_size=batch_size,
         channels_last=channels_last, compile=compile, config_name=name,

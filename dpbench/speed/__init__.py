@@ -1,0 +1,28 @@
+"""Speed as a benchmark: latency, throughput, peak memory, parameters and FLOPs of a model.
+
+Modules, one concept each:
+
+- :mod:`~dpbench.speed.sizes`: the input sizes (``vga``, ``hd``, ``4k`` or ``WxH``);
+- :mod:`~dpbench.speed.timing`: timers (device-synchronised wall clock, CUDA events) and the
+  latency statistics of repeated calls;
+- :mod:`~dpbench.speed.memory`: peak memory of a measured block (CUDA allocator statistics, or
+  the process's peak resident set on the CPU);
+- :mod:`~dpbench.speed.flops`: parameters, FLOPs and MACs, counted on the ``meta`` device;
+- :mod:`~dpbench.speed.hooks`: the optional model protocol (``forward_callable``) and the
+  out-of-memory test;
+- :mod:`~dpbench.speed.run`: a speed measurement stored as a run (``kind: "speed"``);
+- :mod:`~dpbench.speed.check`: :func:`check_speed`, a candidate against a baseline measured in
+  the same job;
+- :mod:`~dpbench.speed.table`: the Table 5-style text print;
+- :mod:`~dpbench.speed.command`: the ``dpbench speed`` click command.
+
+Importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+from dpbench.speed.check import check_speed
+from dpbench.speed.run import SpeedConfig, SpeedResult, run_speed
+from dpbench.speed.sizes import SIZE_PRESETS, InputSize, parse_sizes
+
+__all__ = ["SIZE_PRESETS", "InputSize", "SpeedConfig", "SpeedResult", "check_speed", "parse_sizes", "run_speed"]
