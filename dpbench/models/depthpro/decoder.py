@@ -42,9 +42,16 @@ class FusionBlock(nn.Module):
         self.out_conv = nn.Conv2d(features, features, kernel_size=1, stride=1, padding=0, bias=True)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        return self.upsample(self.fuse(x, skip))
+
+    def fuse(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        """The residual part: resnet2(x + resnet1(skip)) (3×3 convs: each output row needs ±4 rows)."""
         if skip is not None:
             x = self.resnet1(skip).add_(x)  # = x + resnet1(skip), in the fresh tensor
-        x = self.resnet2(x)
+        return self.resnet2(x)
+
+    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+        """out_conv(deconv(x)): 2×2 stride-2 and 1×1 kernels, so output rows 2i, 2i+1 need row i only."""
         if self.use_deconv:
             x = self.deconv(x)
         return self.out_conv(x)
@@ -70,15 +77,32 @@ class MultiresDecoder(nn.Module):
 
     def forward(self, levels: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode; each entry of ``levels`` is set to None once used, so that it can be freed."""
+        x, lowres = self.forward_coarse(levels)
+        if len(self.fusions) == 1:
+            return self.fusions[0](x), lowres
+        x = self.fusions[1].upsample(x)
+        skip = self.convs[0](levels[0])
+        levels[0] = None
+        return self.fusions[0](x, skip), lowres
+
+    def forward_coarse(self, levels: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """All but the finest fusion: returns (fusion 1 before its ``upsample``, projected coarsest map).
+
+        ``levels[0]`` is not read (it may be None); the other entries are set to None once used.
+        For a single-level decoder the first value is the coarsest map itself.
+        """
         if len(levels) != len(self.level_dims):
             raise ValueError(f"decoder expects {len(self.level_dims)} encoder levels, got {len(levels)}")
         x = self.convs[-1](levels[-1])
         levels[-1] = None
         lowres = x
-        x = self.fusions[-1](x)
-        for i in range(len(levels) - 2, -1, -1):
+        if len(levels) == 1:
+            return x, lowres
+        x = self.fusions[-1].fuse(x)
+        for i in range(len(levels) - 2, 0, -1):
+            x = self.fusions[i + 1].upsample(x)
             skip = self.convs[i](levels[i])
             levels[i] = None
-            x = self.fusions[i](x, skip)
+            x = self.fusions[i].fuse(x, skip)
             del skip
         return x, lowres
