@@ -209,8 +209,14 @@ def test_banded_head_and_chunked_patch_encoder_equal_the_plain_order(tiny, bands
     torch.testing.assert_close(fov, expected_fov, rtol=1e-5, atol=1e-5)
 
 
-def test_band_edges_are_not_visible(tiny):
-    """A halo too small would corrupt rows next to band edges: compare row by row near them."""
+def test_band_edges_are_not_visible(tiny, monkeypatch):
+    """A halo too small would corrupt rows next to band edges: compare row by row near them.
+
+    With direct convolutions; the Winograd path's rounding depends on its tile grid (1e-6 level).
+    """
+    from dpbench.models.depthpro import conv
+
+    monkeypatch.setattr(conv, "FAST_CPU_CONV", False)
     torch.manual_seed(2)
     x = torch.rand(1, 3, TINY.image_size, TINY.image_size) * 2 - 1
     with torch.inference_mode():
@@ -232,3 +238,55 @@ def test_encoder_deferred_level0_equals_forward(tiny):
     assert latent0.shape == (1, TINY.vit.embed_dim, 4 * TINY.vit.grid_size, 4 * TINY.vit.grid_size)
     assert torch.equal(upsampled, levels[0])
     assert all(torch.equal(a, b) for a, b in zip(rest, levels[1:], strict=True))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv3x3_fast_path_equals_the_direct_convolution(bias):
+    from dpbench.models.depthpro import conv
+
+    torch.manual_seed(3)
+    layer = conv.Conv3x3(24, 16, bias=bias).eval()
+    x = torch.randn(2, 24, 37, 29)
+    with torch.inference_mode():
+        expected = torch.nn.functional.conv2d(x.double(), layer.weight.double(),
+                                              None if layer.bias is None else layer.bias.double(), padding=1)
+        fast = layer(x)
+        channels_last = layer(x.contiguous(memory_format=torch.channels_last))
+        previous, conv.FAST_CPU_CONV = conv.FAST_CPU_CONV, False
+        try:
+            direct = layer(x)
+        finally:
+            conv.FAST_CPU_CONV = previous
+    scale = float(expected.abs().max())
+    for out in (fast, channels_last, direct):
+        assert out.shape == (2, 16, 37, 29) and out.dtype == torch.float32
+        assert float((out.double() - expected).abs().max()) <= 1e-5 * scale
+
+
+def test_conv3x3_takes_nnpack_only_for_float32_cpu_inference(monkeypatch):
+    from dpbench.models.depthpro import conv
+
+    calls = []
+
+    def fake_nnpack(x, weight, bias, padding, stride):
+        calls.append(1)
+        return torch.nn.functional.conv2d(x, weight, bias, padding=padding, stride=stride)
+
+    monkeypatch.setattr(conv, "nnpack_available", lambda: True)
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", fake_nnpack)
+    layer = conv.Conv3x3(4, 4)
+    x = torch.randn(1, 4, 8, 8)
+    layer(x).sum().backward()  # training: autograd needs the regular conv
+    assert calls == [] and layer.weight.grad is not None
+    with torch.no_grad():
+        layer(x)
+    assert calls == [1]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        layer(x)  # reduced precision: the regular (autocast) conv
+    with torch.inference_mode():
+        layer(x)
+    assert calls == [1, 1]
+    monkeypatch.setattr(conv, "FAST_CPU_CONV", False)
+    with torch.inference_mode():
+        layer(x)
+    assert calls == [1, 1]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dpbench.models.depthpro.conv import Conv3x3
+
 
 class ResidualUnit(nn.Module):
     """x + conv3×3(relu(conv3×3(relu(x)))), both convs with bias (``residual.1``, ``residual.3``)."""
@@ -18,9 +20,9 @@ class ResidualUnit(nn.Module):
         super().__init__()
         self.residual = nn.Sequential(
             nn.ReLU(inplace=False),  # x itself is still needed for the skip connection
-            nn.Conv2d(features, features, kernel_size=3, stride=1, padding=1, bias=True),
+            Conv3x3(features, features, bias=True),
             nn.ReLU(inplace=True),  # acts on a fresh conv output: in place saves one map
-            nn.Conv2d(features, features, kernel_size=3, stride=1, padding=1, bias=True),
+            Conv3x3(features, features, bias=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,9 +71,7 @@ class MultiresDecoder(nn.Module):
             if level_dims[0] == features
             else nn.Conv2d(level_dims[0], features, kernel_size=1, bias=False)
         ]
-        convs += [
-            nn.Conv2d(dim, features, kernel_size=3, stride=1, padding=1, bias=False) for dim in level_dims[1:]
-        ]
+        convs += [Conv3x3(dim, features, bias=False) for dim in level_dims[1:]]
         self.convs = nn.ModuleList(convs)
         self.fusions = nn.ModuleList(FusionBlock(features, deconv=i != 0) for i in range(len(level_dims)))
 
