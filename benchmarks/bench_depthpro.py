@@ -19,9 +19,11 @@ precision row says otherwise (bf16: dpbench under CPU autocast).
 Each measurement runs in a fresh subprocess, one after another, alternating the order each round,
 so that memory is each model's own and both see the same machine load. Forward memory is the
 peak resident set during the forward minus the resident set just before it (weights loaded,
-input made), for the first forward of each process: a thread samples ``/proc/self/statm`` every 2 ms, and the kernel's VmHWM (reset
-before the forward) is reported too. Outputs are compared with the released float32 output:
-max |Δ| and max |Δ| / max |reference| of the canonical inverse depth, and |Δ| of the FoV.
+input made, every weight read once), for the first forward of each process: a thread samples the
+anonymous resident memory (``/proc/self/statm`` resident − shared) every 2 ms; the kernel's VmHWM
+(reset before the forward; it includes file pages) is reported too. Outputs are compared with the
+released float32 output: max |Δ| and max |Δ| / max |reference| of the canonical inverse depth, and
+|Δ| of the FoV.
 """
 
 from __future__ import annotations
@@ -45,9 +47,16 @@ PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _rss() -> int:
+    """Anonymous resident memory (statm resident − shared): tensors, not file pages.
+
+    dpbench memory-maps the checkpoint; its weights are file pages, counted in the resident set
+    only once touched. Leaving them out (and touching all weights before the forward) keeps a
+    first forward from being charged with the weights it reads.
+    """
     try:
         with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * PAGE
+            fields = handle.read().split()
+            return (int(fields[1]) - int(fields[2])) * PAGE
     except OSError:
         return 0
 
@@ -134,6 +143,8 @@ def worker(args: argparse.Namespace) -> dict:
         source = str(Path(sys.modules[type(network).__module__].__file__).resolve())
     del state
     network = network.eval()
+    with torch.no_grad():  # make every weight resident before measuring (mmap-backed in dpbench)
+        touched = sum(float(p.detach().float().sum()) for p in network.parameters())
     load_seconds = time.perf_counter() - load_start
     size = network.img_size if kind == "released" else network.image_size
     generator = torch.Generator().manual_seed(0)
@@ -169,7 +180,7 @@ def worker(args: argparse.Namespace) -> dict:
     return {
         "model": kind, "precision": precision, "seconds": times, "forward_bytes": peaks, "hwm_bytes": hwms,
         "rss_before_bytes": before, "load_seconds": load_seconds, "source": source,
-        "parameters": sum(p.numel() for p in network.parameters()),
+        "parameters": sum(p.numel() for p in network.parameters()), "weights_checksum": touched,
     }
 
 

@@ -290,3 +290,39 @@ def test_conv3x3_takes_nnpack_only_for_float32_cpu_inference(monkeypatch):
     with torch.inference_mode():
         layer(x)
     assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_transposed_conv_as_matrix_product_equals_conv_transpose2d(bias):
+    from dpbench.models.depthpro import conv
+
+    torch.manual_seed(4)
+    layer = conv.ConvTranspose2x2(12, 20, bias=bias).eval()
+    x = torch.randn(2, 12, 7, 5)
+    with torch.inference_mode():
+        expected = torch.nn.functional.conv_transpose2d(
+            x.double(), layer.weight.double(), None if layer.bias is None else layer.bias.double(), stride=2)
+        fast = layer(x)
+        from_channels_last = layer(x.contiguous(memory_format=torch.channels_last))
+    scale = float(expected.abs().max())
+    for out in (fast, from_channels_last):
+        assert out.shape == (2, 20, 14, 10)
+        assert float((out.double() - expected).abs().max()) <= 1e-6 * scale
+
+
+def test_upsample_then_project_folds_the_1x1_conv():
+    from dpbench.models.depthpro import conv
+
+    torch.manual_seed(5)
+    deconv = conv.ConvTranspose2x2(8, 6, bias=False)
+    project = torch.nn.Conv2d(6, 10, kernel_size=1, bias=True)
+    x = torch.randn(1, 8, 6, 9)
+    with torch.inference_mode():
+        expected = project(deconv(x))
+        folded = conv.upsample_then_project(deconv, project, x)
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-6)
+    # with autograd the modules run as they are, so gradients reach both
+    conv.upsample_then_project(deconv, project, x).sum().backward()
+    assert deconv.weight.grad is not None and project.weight.grad is not None
+    with pytest.raises(ValueError, match="bias"):
+        conv.deconv2x2_matmul(x, deconv.weight, torch.zeros(6), project.weight, project.bias)

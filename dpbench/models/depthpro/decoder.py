@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dpbench.models.depthpro.conv import Conv3x3
+from dpbench.models.depthpro.conv import Conv3x3, ConvTranspose2x2, upsample_then_project
 
 
 class ResidualUnit(nn.Module):
@@ -40,7 +40,7 @@ class FusionBlock(nn.Module):
         self.resnet2 = ResidualUnit(features)
         self.use_deconv = deconv
         if deconv:
-            self.deconv = nn.ConvTranspose2d(features, features, kernel_size=2, stride=2, padding=0, bias=False)
+            self.deconv = ConvTranspose2x2(features, features, bias=False)
         self.out_conv = nn.Conv2d(features, features, kernel_size=1, stride=1, padding=0, bias=True)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
@@ -55,7 +55,7 @@ class FusionBlock(nn.Module):
     def upsample(self, x: torch.Tensor) -> torch.Tensor:
         """out_conv(deconv(x)): 2×2 stride-2 and 1×1 kernels, so output rows 2i, 2i+1 need row i only."""
         if self.use_deconv:
-            x = self.deconv(x)
+            return upsample_then_project(self.deconv, self.out_conv, x)
         return self.out_conv(x)
 
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dpbench.models.depthpro.config import DepthProConfig
+from dpbench.models.depthpro.conv import ConvTranspose2x2
 from dpbench.models.depthpro.vit import DepthProViT
 
 #: Default windows per patch-encoder pass (see ``DepthProEncoder.patch_chunk``).
@@ -80,9 +81,7 @@ def project_upsample(dim_in: int, dim_out: int, upsample_layers: int, dim_mid: i
     dim_mid = dim_out if dim_mid is None else dim_mid
     layers: list[nn.Module] = [nn.Conv2d(dim_in, dim_mid, kernel_size=1, stride=1, padding=0, bias=False)]
     for i in range(upsample_layers):
-        layers.append(
-            nn.ConvTranspose2d(dim_mid if i == 0 else dim_out, dim_out, kernel_size=2, stride=2, padding=0, bias=False)
-        )
+        layers.append(ConvTranspose2x2(dim_mid if i == 0 else dim_out, dim_out, bias=False))
     return nn.Sequential(*layers)
 
 
@@ -101,7 +100,7 @@ class DepthProEncoder(nn.Module):
         self.upsample0 = project_upsample(width, dims[1], 1)
         self.upsample1 = project_upsample(width, dims[2], 1)
         self.upsample2 = project_upsample(width, dims[3], 1)
-        self.upsample_lowres = nn.ConvTranspose2d(width, dims[3], kernel_size=2, stride=2, padding=0, bias=True)
+        self.upsample_lowres = ConvTranspose2x2(width, dims[3], bias=True)
         self.fuse_lowres = nn.Conv2d(2 * dims[3], dims[3], kernel_size=1, stride=1, padding=0, bias=True)
         #: Windows per patch-encoder pass (None: all at once). Peak memory of the ViT activations
         #: scales with it; 8 keeps matrix products large enough to run at full speed on a CPU.

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dpbench.models.depthpro.config import DepthProConfig, get_config
-from dpbench.models.depthpro.conv import Conv3x3
+from dpbench.models.depthpro.conv import Conv3x3, ConvTranspose2x2
 from dpbench.models.depthpro.decoder import MultiresDecoder
 from dpbench.models.depthpro.encoder import DepthProEncoder
 from dpbench.models.depthpro.fov import FOVNetwork
@@ -39,7 +39,7 @@ class DepthPro(nn.Module):
         self.decoder = MultiresDecoder([features, *config.encoder_feature_dims], features)
         self.head = nn.Sequential(
             Conv3x3(features, features // 2),
-            nn.ConvTranspose2d(features // 2, features // 2, kernel_size=2, stride=2, padding=0, bias=True),
+            ConvTranspose2x2(features // 2, features // 2, bias=True),
             Conv3x3(features // 2, config.last_dims[0]),
             nn.ReLU(inplace=True),
             nn.Conv2d(config.last_dims[0], config.last_dims[1], kernel_size=1, stride=1, padding=0),
