@@ -1,21 +1,29 @@
-"""Speed and memory of the native Depth Pro: seconds per image, peak memory, precision differences.
+"""Native Depth Pro against the released code: time, forward memory and output difference, side by side.
 
-    python benchmarks/bench_depthpro.py                       # CPU, reduced-depth variant
-    python benchmarks/bench_depthpro.py --config default      # the full model (minutes per image on a CPU)
-    python benchmarks/bench_depthpro.py --device cuda --config default --precisions fp32,fp16,bf16
+    python benchmarks/bench_depthpro.py --released-src /tmp/ml-depth-pro/src            # full model
+    python benchmarks/bench_depthpro.py --released-src /tmp/ml-depth-pro/src --rounds 3 --precisions fp32,bf16
 
-Weights are random unless --checkpoint is given (speed and memory do not depend on them; the
-precision differences do, somewhat); random weights are saved to a temporary checkpoint first, so
-that loading is measured as with real weights. Each precision runs in a fresh subprocess so that its peak
-memory is its own. Timings cover ``DepthProModel.predict`` end to end (normalisation, resizing,
-network, metric-depth arithmetic, copy to numpy), after warm-up, with device synchronisation
-before each clock reading. CPU peak memory is the process's peak resident set (VmHWM) during
-inference, reset after loading; on CUDA it is ``torch.cuda.max_memory_allocated``.
+``--released-src`` is the ``src`` folder of a checkout of https://github.com/apple/ml-depth-pro; its
+``depth_pro`` package is imported from there (only by the worker that runs it; ``pillow_heif``,
+needed by the released package's image loading and not by the network, is stubbed when missing).
+Without it only dpbench's rows are measured.
 
-``--released-style`` adds a row that executes the network the way the released code does
-(weights loaded by copying into a randomly initialised model, ``torch.no_grad`` instead of
-inference mode, both hooked block outputs kept for all windows, the ×0.25 image resampled
-twice): an emulation with dpbench's modules, for comparing memory and time on equal terms.
+Both networks hold the same random weights: dpbench's network is built with seed 0 (FoV head set to
+60°, positive depth bias) and saved to a temporary state dict; the released network is created by
+``create_model_and_transforms`` without a checkpoint and the state dict is loaded into it with
+``strict=True``; dpbench loads it with its own loader. The input is one fixed random B×3×1536×1536
+tensor in [−1, 1]; only the network forward is timed (the released one under ``torch.no_grad`` as
+its ``infer``, dpbench's under ``torch.inference_mode`` as its ``infer``), float32 unless a
+precision row says otherwise (bf16: dpbench under CPU autocast).
+
+Each measurement runs in a fresh subprocess, one after another, alternating the order each round,
+so that memory is each model's own and both see the same machine load. Forward memory is the
+peak resident set during the forward minus the resident set just before it (weights loaded,
+input made, every weight read once), for the first forward of each process: a thread samples the
+anonymous resident memory (``/proc/self/statm`` resident − shared) every 2 ms; the kernel's VmHWM
+(reset before the forward; it includes file pages) is reported too. Outputs are compared with the
+released float32 output: max |Δ| and max |Δ| / max |reference| of the canonical inverse depth, and
+|Δ| of the FoV.
 """
 
 from __future__ import annotations
@@ -27,15 +35,33 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _rss() -> int:
+    """Anonymous resident memory (statm resident − shared): tensors, not file pages.
+
+    dpbench memory-maps the checkpoint; its weights are file pages, counted in the resident set
+    only once touched. Leaving them out (and touching all weights before the forward) keeps a
+    first forward from being charged with the weights it reads.
+    """
+    try:
+        with open("/proc/self/statm") as handle:
+            fields = handle.read().split()
+            return (int(fields[1]) - int(fields[2])) * PAGE
+    except OSError:
+        return 0
+
 
 def _status(field: str) -> int:
-    """A /proc/self/status memory field in bytes (0 where /proc is missing)."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
@@ -46,149 +72,119 @@ def _status(field: str) -> int:
     return 0
 
 
-def _reset_peak() -> None:
+def _reset_hwm() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # resets VmHWM to the current RSS (Linux)
+            handle.write("5")
+        return True
     except OSError:
-        pass
+        return False
 
 
-def _released_style_forward(network, x):
-    """The released execution order with dpbench's modules (see the module docstring).
+class PeakSampler:
+    """Samples the resident set in a thread; ``peak`` is the largest value seen."""
 
-    Differences from dpbench's own forward, all without effect on the values: hooked block
-    outputs kept for all windows; the ×0.25 image resampled twice; every encoder level held until
-    decoding ends; out-of-place residual additions and ReLUs; the head as one Sequential call.
-    """
-    import torch
-    import torch.nn.functional as F
+    def __init__(self, interval: float = 0.002):
+        self.interval, self.peak, self._stop = interval, _rss(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    from dpbench.models.depthpro.encoder import merge_windows, split_windows, tokens_to_map
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss())
+            time.sleep(self.interval)
 
-    def residual(unit, h):
-        r = unit.residual
-        return h + r[3](F.relu(r[1](F.relu(h))))
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
 
-    def fusion(block, h, skip=None):
-        if skip is not None:
-            h = h + residual(block.resnet1, skip)
-        h = residual(block.resnet2, h)
-        if block.use_deconv:
-            h = block.deconv(h)
-        return block.out_conv(h)
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
 
-    config = network.config
-    encoder = network.encoder
-    batch, grid = x.shape[0], config.vit.grid_size
-    half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
-    quarter = F.interpolate(x, scale_factor=0.25, mode="bilinear", align_corners=False)
-    windows0 = split_windows(x, config.vit.img_size, config.patch_overlaps[0])
-    windows1 = split_windows(half, config.vit.img_size, config.patch_overlaps[1])
-    stacked = torch.cat((windows0, windows1, quarter), dim=0)
-    tokens, hooks = encoder.patch_encoder.forward_with_block_outputs(stacked, tuple(config.hook_block_ids))
-    maps = tokens_to_map(tokens, grid)
-    latent0 = merge_windows(tokens_to_map(hooks[0], grid)[: len(windows0)], batch, config.merge_padding(0))
-    latent1 = merge_windows(tokens_to_map(hooks[1], grid)[: len(windows0)], batch, config.merge_padding(0))
-    maps0, maps1, maps2 = torch.split(maps, [len(windows0), len(windows1), len(quarter)], dim=0)
-    features0 = merge_windows(maps0, batch, config.merge_padding(0))
-    features1 = merge_windows(maps1, batch, config.merge_padding(1))
-    global_features = tokens_to_map(encoder.image_encoder(quarter), grid)
-    levels = [
-        encoder.upsample_latent0(latent0), encoder.upsample_latent1(latent1), encoder.upsample0(features0),
-        encoder.upsample1(features1),
-        encoder.fuse_lowres(torch.cat((encoder.upsample2(maps2), encoder.upsample_lowres(global_features)), dim=1)),
-    ]
-    decoder = network.decoder
-    features = decoder.convs[-1](levels[-1])
-    lowres = features
-    features = fusion(decoder.fusions[-1], features)
-    for i in range(len(levels) - 2, -1, -1):
-        features = fusion(decoder.fusions[i], features, decoder.convs[i](levels[i]))
-    canonical = network.head(features)
-    fov = None
-    if hasattr(network, "fov"):
-        fov_quarter = F.interpolate(x, scale_factor=0.25, mode="bilinear", align_corners=False)
-        fov = network.fov(x, lowres.detach(), quarter=fov_quarter)
-    return canonical, fov
+
+def _released_network(src: str, config_name: str):
+    """The released ``DepthPro`` (random init, no checkpoint), imported from ``src``."""
+    sys.path.insert(0, src)
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:  # only the released image loader uses it
+        stub = types.ModuleType("pillow_heif")
+        stub.register_heif_opener = lambda *a, **k: None
+        sys.modules["pillow_heif"] = stub
+    import dataclasses
+
+    from depth_pro.depth_pro import DEFAULT_MONODEPTH_CONFIG_DICT, create_model_and_transforms
+
+    if config_name != "default":
+        raise SystemExit("the released code builds only the default architecture")
+    config = dataclasses.replace(DEFAULT_MONODEPTH_CONFIG_DICT, checkpoint_uri=None)
+    model, _ = create_model_and_transforms(config=config)
+    return model
 
 
 def worker(args: argparse.Namespace) -> dict:
-    """One precision in this process: load, warm up, time, measure memory; returns a result row."""
     import numpy as np
     import torch
 
-    from dpbench.models.depthpro.config import get_config
-    from dpbench.models.depthpro.model import create_depthpro
-    from dpbench.models.depthpro.network import DepthPro
-    from dpbench.models.device import resolve_device, synchronize
-
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    device = resolve_device(args.device)
-    height, width = (int(v) for v in args.image_size.split("x"))
-    image = np.random.default_rng(0).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-    released_style = args.precision == "released-style"
+    kind, precision = args.worker.split(":")
     load_start = time.perf_counter()
-    if released_style:
-        # released loading: a randomly initialised model, then a copy of every tensor into it
-        network = DepthPro(get_config(args.config)).eval()
-        state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    state = torch.load(args.checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    if kind == "released":
+        network = _released_network(args.released_src, args.config)
         network.load_state_dict(state, strict=True)
-        del state
-        network = network.to(device)
-        model = None
+        module = sys.modules[type(network).__module__]
+        source = str(Path(module.__file__).resolve())
     else:
-        model = create_depthpro(args.checkpoint, args.device, args.precision, config=args.config, batch_size=1)
-        network = model.network
+        from dpbench.models.depthpro.model import load_network
+
+        network, _ = load_network(args.config, args.checkpoint)
+        source = str(Path(sys.modules[type(network).__module__].__file__).resolve())
+    del state
+    network = network.eval()
+    with torch.no_grad():  # make every weight resident before measuring (mmap-backed in dpbench)
+        touched = sum(float(p.detach().float().sum()) for p in network.parameters())
     load_seconds = time.perf_counter() - load_start
-    load_peak = _status("VmHWM")
+    size = network.img_size if kind == "released" else network.image_size
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(args.batch, 3, size, size, generator=generator) * 2 - 1
 
-    def run_once():
-        if released_style:
-            from dpbench.models.depthpro.inference import normalize_images
+    import contextlib
+    import gc
 
-            with torch.no_grad():
-                x = normalize_images(image, device)
-                x = torch.nn.functional.interpolate(x, size=(network.image_size,) * 2, mode="bilinear",
-                                                    align_corners=False)
-                canonical, fov = _released_style_forward(network, x)
-                f_px = 0.5 * width / torch.tan(0.5 * torch.deg2rad(fov.to(torch.float)))
-                inverse = canonical * (width / f_px)
-                inverse = torch.nn.functional.interpolate(inverse, size=(height, width), mode="bilinear",
-                                                          align_corners=False)
-                return (1.0 / torch.clamp(inverse, min=1e-4, max=1e4)).squeeze().cpu().numpy()
-        return model.predict(image).depth
-
-    for _ in range(args.warmup):
-        run_once()
-    _reset_peak()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    baseline = _status("VmRSS")
-    times = []
-    depth = None
-    for _ in range(args.repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        depth = run_once()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    row = {
-        "precision": args.precision, "seconds": sorted(times)[len(times) // 2], "seconds_min": min(times),
-        "repeats": len(times), "load_seconds": load_seconds, "load_peak_bytes": load_peak,
-        "rss_before_bytes": baseline, "peak_rss_bytes": _status("VmHWM"),
-        "parameters": sum(p.numel() for p in network.parameters()),
+    grad_mode = torch.no_grad if kind == "released" else torch.inference_mode
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
+    times, peaks, hwms = [], [], []
+    for repeat in range(args.warmup + args.repeats):
+        gc.collect()
+        before = _rss()
+        hwm_ok = _reset_hwm()
+        with PeakSampler() as sampler, grad_mode(), autocast:
+            start = time.perf_counter()
+            canonical, fov = network(x)
+            seconds = time.perf_counter() - start
+        if repeat >= args.warmup:
+            times.append(seconds)
+        if repeat == 0:
+            # Only the first forward of a process: the allocator keeps freed pages afterwards, so
+            # later forwards start from a resident set that already holds their working memory.
+            peaks.append(sampler.peak - before)
+            hwms.append(_status("VmHWM") - before if hwm_ok else None)
+        out = (canonical.float().numpy().copy(), None if fov is None else fov.float().numpy().copy())
+        del canonical, fov
+    np.save(args.output, out[0])
+    if out[1] is not None:
+        np.save(args.output.replace(".npy", "_fov.npy"), out[1])
+    return {
+        "model": kind, "precision": precision, "seconds": times, "forward_bytes": peaks, "hwm_bytes": hwms,
+        "rss_before_bytes": before, "load_seconds": load_seconds, "source": source,
+        "parameters": sum(p.numel() for p in network.parameters()), "weights_checksum": touched,
     }
-    if device.type == "cuda":
-        row["cuda_peak_bytes"] = torch.cuda.max_memory_allocated(device)
-        row["gpu"] = torch.cuda.get_device_name(device)
-    np.save(args.output_depth, depth)
-    return row
 
 
 def _save_random_checkpoint(config: str, path: str) -> None:
-    """Random weights of ``config`` (FoV head set to 60°, positive depth), saved as a state dict."""
     import torch
 
     from dpbench.models.depthpro.network import build_network
@@ -204,102 +200,111 @@ def _save_random_checkpoint(config: str, path: str) -> None:
 
 
 def _machine(threads: int) -> str:
+    import timm
     import torch
 
-    cpu = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
-                if line.startswith("model name"):
+                if line.startswith("model name") and cpu in ("", platform.machine()):
                     cpu = line.split(":", 1)[1].strip()
-                    break
+                if line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    import timm
-
-    return (f"{cpu}, {os.cpu_count()} cores ({threads} torch threads); Python {platform.python_version()}, "
-            f"torch {torch.__version__}, timm {timm.__version__}")
+    simd = ",".join(sorted(f for f in flags if f.startswith(("avx512", "amx")))) or "no AVX-512 flags"
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    return (f"{cpu}, {os.cpu_count()} cores ({threads} torch threads), {simd}, torch CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}; load average {load[0]:.1f}; Python "
+            f"{platform.python_version()}, torch {torch.__version__}, timm {timm.__version__}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="reduced-depth", help="preset: reduced-depth (default), default, tiny")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precisions", default=None, help="comma list; default fp32,bf16 (+fp16 on CUDA)")
-    parser.add_argument("--image-size", default="1080x1920", help="HxW of the test image (default: HD)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--released-src", default=None, help="ml-depth-pro/src of the released code")
+    parser.add_argument("--config", default="default", help="dpbench preset (the released code: default only)")
+    parser.add_argument("--precisions", default="fp32,bf16", help="dpbench precisions: fp32, bf16")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating released/dpbench rounds")
+    parser.add_argument("--repeats", type=int, default=1, help="timed forwards per subprocess")
+    parser.add_argument("--warmup", type=int, default=0, help="untimed forwards first, per subprocess")
+    parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--checkpoint", default=None, help="weights to load (default: random)")
-    parser.add_argument("--released-style", action="store_true", help="add the emulated released execution")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--output-depth", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--output", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-
     if args.worker:
-        args.precision = args.worker
         print(json.dumps(worker(args)))
         return
 
-    precisions = args.precisions.split(",") if args.precisions else (
-        ["fp32", "fp16", "bf16"] if args.device.startswith("cuda") else ["fp32", "bf16"])
-    if args.released_style:
-        precisions = ["released-style", *precisions]
     import numpy as np
 
-    rows, depths = [], {}
+    print(_machine(args.threads), flush=True)
+    jobs = [f"dpbench:{p}" for p in args.precisions.split(",") if p]
+    rows, outputs = [], {}
     with tempfile.TemporaryDirectory() as folder:
-        weights_label = args.checkpoint or "random (saved to a temporary checkpoint, loaded like a real one)"
-        if args.checkpoint is None:
-            args.checkpoint = str(Path(folder) / "random.pt")
-            _save_random_checkpoint(args.config, args.checkpoint)
-        for precision in precisions:
-            out = Path(folder) / f"{precision}.npy"
-            command = [sys.executable, __file__, "--worker", precision, "--output-depth", str(out)]
-            for name in ("config", "device", "image_size", "repeats", "warmup", "threads", "checkpoint"):
-                value = getattr(args, name)
-                if value is not None:
-                    command += [f"--{name.replace('_', '-')}", str(value)]
-            result = subprocess.run(command, capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                print(f"{precision}: failed\n{result.stderr[-2000:]}", file=sys.stderr)
-                continue
-            rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
-            depths[precision] = np.load(out)
-    reference = depths.get("fp32")
-    for row in rows:
-        depth = depths[row["precision"]]
-        if reference is not None:
-            rel = np.abs(depth.astype(np.float64) - reference) / reference
-            row["max_abs_diff_m"] = float(np.abs(depth.astype(np.float64) - reference).max())
-            row["median_rel_diff"] = float(np.median(rel))
-            row["max_rel_diff"] = float(rel.max())
+        args.checkpoint = str(Path(folder) / "random.pt")
+        _save_random_checkpoint(args.config, args.checkpoint)
+        for round_index in range(args.rounds):
+            order = list(jobs)
+            if args.released_src:
+                order = ["released:fp32", *order] if round_index % 2 == 0 else [*order, "released:fp32"]
+            for job in order:
+                out = str(Path(folder) / f"{job.replace(':', '_')}_{round_index}.npy")
+                command = [sys.executable, __file__, "--worker", job, "--output", out, "--checkpoint",
+                           args.checkpoint, "--config", args.config, "--threads", str(args.threads),
+                           "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--batch", str(args.batch)]
+                if args.released_src:
+                    command += ["--released-src", args.released_src]
+                result = subprocess.run(command, capture_output=True, text=True, check=False)
+                if result.returncode != 0:
+                    print(f"{job}: failed\n{result.stderr[-3000:]}", file=sys.stderr)
+                    continue
+                row = json.loads(result.stdout.strip().splitlines()[-1])
+                row["round"] = round_index
+                rows.append(row)
+                fov_path = Path(out.replace(".npy", "_fov.npy"))
+                outputs.setdefault(job, (np.load(out), np.load(fov_path) if fov_path.exists() else None))
+                print(f"round {round_index} {job}: {row['seconds']} s, forward "
+                      f"{[round(b / 2**30, 2) for b in row['forward_bytes']]} GiB", flush=True)
 
-    from dpbench._table import format_table
-
-    gib = 1024**3
-    table = []
-    for row in rows:
-        table.append({
-            "precision": row["precision"],
-            "s/image": f"{row['seconds']:.2f}",
-            "min s": f"{row['seconds_min']:.2f}",
-            "peak RSS GiB": f"{row['peak_rss_bytes'] / gib:.2f}",
-            "RSS before GiB": f"{row['rss_before_bytes'] / gib:.2f}",
-            "load peak GiB": f"{row['load_peak_bytes'] / gib:.2f}",
-            "CUDA peak GiB": f"{row['cuda_peak_bytes'] / gib:.2f}" if "cuda_peak_bytes" in row else "-",
-            "max |Δ| m": f"{row['max_abs_diff_m']:.2e}" if "max_abs_diff_m" in row else "-",
-            "median rel Δ": f"{row['median_rel_diff']:.2e}" if "median_rel_diff" in row else "-",
-            "max rel Δ": f"{row['max_rel_diff']:.2e}" if "max_rel_diff" in row else "-",
-        })
-    print(f"Depth Pro ({args.config}, {rows[0]['parameters'] / 1e6:.0f}M parameters) on {args.device}, "
-          f"image {args.image_size}, median of {args.repeats} after {args.warmup} warm-up"
-          if rows else "no result")
-    print(_machine(args.threads) + (f"; GPU {rows[0]['gpu']}" if rows and "gpu" in rows[0] else ""))
-    print("weights: " + weights_label)
-    columns = list(table[0]) if table else []
-    print(format_table(table, columns))
+    reference = outputs.get("released:fp32") or outputs.get("dpbench:fp32")
+    ref_name = "released fp32" if "released:fp32" in outputs else "dpbench fp32"
+    gib = 2**30
+    print(f"\nDepth Pro ({args.config}), input {args.batch}×3×S×S random, random weights shared by "
+          f"both, network forward only; {args.rounds} round(s) × {args.repeats} repeat(s) after "
+          f"{args.warmup} warm-up, each model in a fresh subprocess")
+    for job in (["released:fp32"] if "released:fp32" in outputs else []) + jobs:
+        mine = [r for r in rows if f"{r['model']}:{r['precision']}" == job]
+        if not mine:
+            continue
+        secs = [s for r in mine for s in r["seconds"]]
+        mem = [b for r in mine for b in r["forward_bytes"]]
+        line = (f"{job:15s} time {min(secs):8.1f} s (all: {', '.join(f'{s:.1f}' for s in secs)}), "
+                f"forward memory {max(mem) / gib:.2f} GiB (VmHWM {max(h or 0 for r in mine for h in r['hwm_bytes']) / gib:.2f})"
+                f", weights+input RSS {mine[0]['rss_before_bytes'] / gib:.2f} GiB")
+        canonical, fov = outputs[job]
+        if reference is not None and job != "released:fp32":
+            diff = np.abs(canonical.astype(np.float64) - reference[0])
+            scale = float(np.abs(reference[0]).max())
+            line += (f"; vs {ref_name}: max|Δ| {diff.max():.3e} (max|ref| {scale:.3e}, "
+                     f"rel {diff.max() / scale:.2e})")
+            if fov is not None and reference[1] is not None:
+                line += f", FoV |Δ| {float(np.abs(fov.astype(np.float64) - reference[1]).max()):.2e}°"
+        print(line)
+        print(f"{'':15s} source {mine[0]['source']}")
+    if "released:fp32" in outputs and "dpbench:fp32" in outputs:
+        by_round = {}
+        for r in rows:
+            by_round.setdefault(r["round"], {})[f"{r['model']}:{r['precision']}"] = r
+        ratios_t = [min(d["dpbench:fp32"]["seconds"]) / min(d["released:fp32"]["seconds"])
+                    for d in by_round.values() if {"dpbench:fp32", "released:fp32"} <= set(d)]
+        ratios_m = [max(d["dpbench:fp32"]["forward_bytes"]) / max(d["released:fp32"]["forward_bytes"])
+                    for d in by_round.values() if {"dpbench:fp32", "released:fp32"} <= set(d)]
+        print(f"dpbench / released, fp32, per round: time {', '.join(f'{v:.3f}' for v in ratios_t)}; "
+              f"forward memory {', '.join(f'{v:.3f}' for v in ratios_m)}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

@@ -174,3 +174,155 @@ def test_lowres_features_are_detached_for_the_fov_head(tiny):
     assert net.decoder.convs[4].weight.grad is None
     assert net.fov.downsample[0].weight.grad is not None
     assert net.fov.encoder[0].blocks[0].attn.qkv.weight.grad is not None
+
+
+def _reference_forward(net, x):
+    """The unbanded, unchunked order: all windows in one ViT pass, full maps through the head."""
+    patch_chunk = net.encoder.patch_chunk
+    net.encoder.patch_chunk = None
+    try:
+        levels = net.encoder(x)
+        features, lowres = net.decoder(levels)
+    finally:
+        net.encoder.patch_chunk = patch_chunk
+    for layer in net.head:
+        features = layer(features)
+    return features, net.fov(x, lowres)
+
+
+@pytest.mark.parametrize("bands, chunk", [(1, None), (4, 8), (3, 1), (5, 7), (100, 35)])
+def test_banded_head_and_chunked_patch_encoder_equal_the_plain_order(tiny, bands, chunk):
+    """Bands of the finest level (any count, even one 8-row band per step) and patch-encoder
+    chunks of any size give the same outputs as the whole-map, single-pass computation."""
+    torch.manual_seed(1)
+    x = torch.rand(2, 3, TINY.image_size, TINY.image_size) * 2 - 1
+    tiny.fine_bands, tiny.encoder.patch_chunk = bands, chunk
+    try:
+        with torch.inference_mode():
+            canonical, fov = tiny(x)
+            expected, expected_fov = _reference_forward(tiny, x)
+    finally:
+        tiny.fine_bands, tiny.encoder.patch_chunk = 4, 8
+    assert canonical.shape == expected.shape == (2, 1, 512, 512)
+    assert float(expected.abs().max()) > 0
+    torch.testing.assert_close(canonical, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fov, expected_fov, rtol=1e-5, atol=1e-5)
+
+
+def test_band_edges_are_not_visible(tiny, monkeypatch):
+    """A halo too small would corrupt rows next to band edges: compare row by row near them.
+
+    With direct convolutions; the Winograd path's rounding depends on its tile grid (1e-6 level).
+    """
+    from dpbench.models.depthpro import conv
+
+    monkeypatch.setattr(conv, "FAST_CPU_CONV", False)
+    torch.manual_seed(2)
+    x = torch.rand(1, 3, TINY.image_size, TINY.image_size) * 2 - 1
+    with torch.inference_mode():
+        tiny.fine_bands = 1
+        whole, _ = tiny(x)
+        tiny.fine_bands = 32  # 8-row bands at 256 rows: an edge every 16 output rows
+        banded, _ = tiny(x)
+    tiny.fine_bands = 4
+    assert float(whole.abs().max()) > 0
+    assert (banded - whole).abs().amax(dim=(0, 1, 3)).max() <= 1e-6 * float(whole.abs().max())
+
+
+def test_encoder_deferred_level0_equals_forward(tiny):
+    x = torch.rand(1, 3, TINY.image_size, TINY.image_size) * 2 - 1
+    with torch.inference_mode():
+        levels = tiny.encoder(x)
+        latent0, rest = tiny.encoder.forward_deferred(x)
+        upsampled = tiny.encoder.upsample_latent0(latent0)
+    assert latent0.shape == (1, TINY.vit.embed_dim, 4 * TINY.vit.grid_size, 4 * TINY.vit.grid_size)
+    assert torch.equal(upsampled, levels[0])
+    assert all(torch.equal(a, b) for a, b in zip(rest, levels[1:], strict=True))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv3x3_fast_path_equals_the_direct_convolution(bias):
+    from dpbench.models.depthpro import conv
+
+    torch.manual_seed(3)
+    layer = conv.Conv3x3(24, 16, bias=bias).eval()
+    x = torch.randn(2, 24, 37, 29)
+    with torch.inference_mode():
+        expected = torch.nn.functional.conv2d(x.double(), layer.weight.double(),
+                                              None if layer.bias is None else layer.bias.double(), padding=1)
+        fast = layer(x)
+        channels_last = layer(x.contiguous(memory_format=torch.channels_last))
+        previous, conv.FAST_CPU_CONV = conv.FAST_CPU_CONV, False
+        try:
+            direct = layer(x)
+        finally:
+            conv.FAST_CPU_CONV = previous
+    scale = float(expected.abs().max())
+    for out in (fast, channels_last, direct):
+        assert out.shape == (2, 16, 37, 29) and out.dtype == torch.float32
+        assert float((out.double() - expected).abs().max()) <= 1e-5 * scale
+
+
+def test_conv3x3_takes_nnpack_only_for_float32_cpu_inference(monkeypatch):
+    from dpbench.models.depthpro import conv
+
+    calls = []
+
+    def fake_nnpack(x, weight, bias, padding, stride):
+        calls.append(1)
+        return torch.nn.functional.conv2d(x, weight, bias, padding=padding, stride=stride)
+
+    monkeypatch.setattr(conv, "nnpack_available", lambda: True)
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", fake_nnpack)
+    layer = conv.Conv3x3(4, 4)
+    x = torch.randn(1, 4, 8, 8)
+    layer(x).sum().backward()  # training: autograd needs the regular conv
+    assert calls == [] and layer.weight.grad is not None
+    with torch.no_grad():
+        layer(x)
+    assert calls == [1]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        layer(x)  # reduced precision: the regular (autocast) conv
+    with torch.inference_mode():
+        layer(x)
+    assert calls == [1, 1]
+    monkeypatch.setattr(conv, "FAST_CPU_CONV", False)
+    with torch.inference_mode():
+        layer(x)
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_transposed_conv_as_matrix_product_equals_conv_transpose2d(bias):
+    from dpbench.models.depthpro import conv
+
+    torch.manual_seed(4)
+    layer = conv.ConvTranspose2x2(12, 20, bias=bias).eval()
+    x = torch.randn(2, 12, 7, 5)
+    with torch.inference_mode():
+        expected = torch.nn.functional.conv_transpose2d(
+            x.double(), layer.weight.double(), None if layer.bias is None else layer.bias.double(), stride=2)
+        fast = layer(x)
+        from_channels_last = layer(x.contiguous(memory_format=torch.channels_last))
+    scale = float(expected.abs().max())
+    for out in (fast, from_channels_last):
+        assert out.shape == (2, 20, 14, 10)
+        assert float((out.double() - expected).abs().max()) <= 1e-6 * scale
+
+
+def test_upsample_then_project_folds_the_1x1_conv():
+    from dpbench.models.depthpro import conv
+
+    torch.manual_seed(5)
+    deconv = conv.ConvTranspose2x2(8, 6, bias=False)
+    project = torch.nn.Conv2d(6, 10, kernel_size=1, bias=True)
+    x = torch.randn(1, 8, 6, 9)
+    with torch.inference_mode():
+        expected = project(deconv(x))
+        folded = conv.upsample_then_project(deconv, project, x)
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-6)
+    # with autograd the modules run as they are, so gradients reach both
+    conv.upsample_then_project(deconv, project, x).sum().backward()
+    assert deconv.weight.grad is not None and project.weight.grad is not None
+    with pytest.raises(ValueError, match="bias"):
+        conv.deconv2x2_matmul(x, deconv.weight, torch.zeros(6), project.weight, project.bias)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dpbench.models.depthpro.conv import Conv3x3, ConvTranspose2x2, upsample_then_project
+
 
 class ResidualUnit(nn.Module):
     """x + conv3×3(relu(conv3×3(relu(x)))), both convs with bias (``residual.1``, ``residual.3``)."""
@@ -18,9 +20,9 @@ class ResidualUnit(nn.Module):
         super().__init__()
         self.residual = nn.Sequential(
             nn.ReLU(inplace=False),  # x itself is still needed for the skip connection
-            nn.Conv2d(features, features, kernel_size=3, stride=1, padding=1, bias=True),
+            Conv3x3(features, features, bias=True),
             nn.ReLU(inplace=True),  # acts on a fresh conv output: in place saves one map
-            nn.Conv2d(features, features, kernel_size=3, stride=1, padding=1, bias=True),
+            Conv3x3(features, features, bias=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -38,15 +40,22 @@ class FusionBlock(nn.Module):
         self.resnet2 = ResidualUnit(features)
         self.use_deconv = deconv
         if deconv:
-            self.deconv = nn.ConvTranspose2d(features, features, kernel_size=2, stride=2, padding=0, bias=False)
+            self.deconv = ConvTranspose2x2(features, features, bias=False)
         self.out_conv = nn.Conv2d(features, features, kernel_size=1, stride=1, padding=0, bias=True)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        return self.upsample(self.fuse(x, skip))
+
+    def fuse(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        """The residual part: resnet2(x + resnet1(skip)) (3×3 convs: each output row needs ±4 rows)."""
         if skip is not None:
             x = self.resnet1(skip).add_(x)  # = x + resnet1(skip), in the fresh tensor
-        x = self.resnet2(x)
+        return self.resnet2(x)
+
+    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+        """out_conv(deconv(x)): 2×2 stride-2 and 1×1 kernels, so output rows 2i, 2i+1 need row i only."""
         if self.use_deconv:
-            x = self.deconv(x)
+            return upsample_then_project(self.deconv, self.out_conv, x)
         return self.out_conv(x)
 
 
@@ -62,23 +71,38 @@ class MultiresDecoder(nn.Module):
             if level_dims[0] == features
             else nn.Conv2d(level_dims[0], features, kernel_size=1, bias=False)
         ]
-        convs += [
-            nn.Conv2d(dim, features, kernel_size=3, stride=1, padding=1, bias=False) for dim in level_dims[1:]
-        ]
+        convs += [Conv3x3(dim, features, bias=False) for dim in level_dims[1:]]
         self.convs = nn.ModuleList(convs)
         self.fusions = nn.ModuleList(FusionBlock(features, deconv=i != 0) for i in range(len(level_dims)))
 
     def forward(self, levels: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode; each entry of ``levels`` is set to None once used, so that it can be freed."""
+        x, lowres = self.forward_coarse(levels)
+        if len(self.fusions) == 1:
+            return self.fusions[0](x), lowres
+        x = self.fusions[1].upsample(x)
+        skip = self.convs[0](levels[0])
+        levels[0] = None
+        return self.fusions[0](x, skip), lowres
+
+    def forward_coarse(self, levels: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """All but the finest fusion: returns (fusion 1 before its ``upsample``, projected coarsest map).
+
+        ``levels[0]`` is not read (it may be None); the other entries are set to None once used.
+        For a single-level decoder the first value is the coarsest map itself.
+        """
         if len(levels) != len(self.level_dims):
             raise ValueError(f"decoder expects {len(self.level_dims)} encoder levels, got {len(levels)}")
         x = self.convs[-1](levels[-1])
         levels[-1] = None
         lowres = x
-        x = self.fusions[-1](x)
-        for i in range(len(levels) - 2, -1, -1):
+        if len(levels) == 1:
+            return x, lowres
+        x = self.fusions[-1].fuse(x)
+        for i in range(len(levels) - 2, 0, -1):
+            x = self.fusions[i + 1].upsample(x)
             skip = self.convs[i](levels[i])
             levels[i] = None
-            x = self.fusions[i](x, skip)
+            x = self.fusions[i].fuse(x, skip)
             del skip
         return x, lowres
