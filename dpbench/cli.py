@@ -317,6 +317,15 @@ def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir) -> None:
     ctx.exit(result.exit_code)
 
 
+def _add_speed_command() -> None:
+    from dpbench.speed.command import speed
+
+    cli.add_command(speed)
+
+
+_add_speed_command()
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="dpbench")

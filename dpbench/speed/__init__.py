@@ -21,8 +21,18 @@ Importing this package does not import torch.
 
 from __future__ import annotations
 
-from dpbench.speed.check import check_speed
-from dpbench.speed.run import SpeedConfig, SpeedResult, run_speed
-from dpbench.speed.sizes import SIZE_PRESETS, InputSize, parse_sizes
+from importlib import import_module
+from typing import Any
 
-__all__ = ["SIZE_PRESETS", "InputSize", "SpeedConfig", "SpeedResult", "check_speed", "parse_sizes", "run_speed"]
+#: Public names and their submodules, imported on first use (``dpbench --help`` stays light).
+_LAZY = {"check_speed": "check", "SpeedConfig": "run", "SpeedResult": "run", "run_speed": "run",
+         "SIZE_PRESETS": "sizes", "InputSize": "sizes", "parse_sizes": "sizes"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"dpbench.speed.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'dpbench.speed' has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dpbench.errors import DpbenchError
+from dpbench.runner.config import PRECISIONS
 from dpbench.speed.sizes import DEFAULT_SIZES
 
 
@@ -32,7 +33,7 @@ def _parse_options(pairs: tuple[str, ...], hint: str) -> dict:
               help="Option of the model factory, e.g. -o config=tiny -o pretrained=false (repeatable).")
 @click.option("--checkpoint", default=None, metavar="PATH", help="Checkpoint file of the model.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
 @click.option("--sizes", default=DEFAULT_SIZES, show_default=True, metavar="LIST",
               help="Comma-separated sizes: vga (640x480), hd (1920x1080), 4k (3840x2160), "
                    "4k-paper (4032x3024) or WxH.")
