@@ -5,7 +5,8 @@ baseline's aggregation and compared per dataset and metric, direction-aware: for
 higher is better (δ, F1, recall) the drop is ``baseline − run``; for one where lower is better
 (AbsRel, RMSE, …) it is ``run − baseline``. A drop larger than the tolerance is a regression.
 Tolerances are absolute, in stored units (δ as fractions); defaults in
-``baselines/check_tolerances.toml``, overridden by ``--max-drop``.
+``baselines/check_tolerances.toml``, overridden by ``--max-drop``. Each dataset's coverage
+(scored / expected samples) is compared too, with no tolerance: lost coverage is a regression.
 
 Verdicts and exit codes: 0 every comparison within tolerance; 1 at least one regression;
 2 the comparison is impossible (unreadable baseline, a baseline dataset missing from the run,
@@ -32,6 +33,12 @@ from dpbench.tasks import all_metrics
 TOLERANCES_FILE = "check_tolerances.toml"
 #: Compared like a metric: more failed samples than the baseline is a regression.
 NUM_ERRORS = "num_errors"
+#: Compared like a metric where higher is better, tolerance 0: losing coverage (scored / expected
+#: samples, :mod:`dpbench.report.coverage`) is always a regression. Derived from ``num_samples`` and
+#: ``num_errors`` for a baseline made before coverage was recorded.
+COVERAGE = "coverage"
+#: Per-dataset counts that are not compared by themselves (coverage and num_errors cover them).
+_COUNTS = ("num_samples", "num_expected", "num_scored")
 #: Slack for floating-point round-off on top of every tolerance.
 ROUND_OFF = 1e-12
 
@@ -211,13 +218,24 @@ def _verdict(metric: str, base: float | None, ours: float | None, tolerance: flo
         return None, REGRESSED  # a score that existed became undefined
     delta = ours - base
     known = all_metrics()
-    higher_is_better = known[metric].higher_is_better if metric in known else False
+    higher_is_better = metric == COVERAGE or (known[metric].higher_is_better if metric in known else False)
     drop = -delta if higher_is_better else delta
     if drop > tolerance + ROUND_OFF + 1e-9 * abs(base):
         return delta, REGRESSED
     if -drop > tolerance + ROUND_OFF + 1e-9 * abs(base):
         return delta, IMPROVED
     return delta, OK
+
+
+def _coverage_of(scores: Mapping) -> float | None:
+    """A dataset entry's coverage: recorded, or (older reports) 1 − num_errors / num_samples."""
+    value = scores.get(COVERAGE)
+    if isinstance(value, (int, float)):
+        return float(value)
+    samples, errors = scores.get("num_samples"), scores.get("num_errors")
+    if isinstance(samples, int) and samples > 0 and isinstance(errors, int):
+        return (samples - errors) / samples
+    return None
 
 
 def compare_aggregates(run: Mapping, baseline: Mapping,
@@ -237,8 +255,15 @@ def compare_aggregates(run: Mapping, baseline: Mapping,
         if dataset not in run["results"]:
             continue
         ours = run["results"][dataset]
+        if _coverage_of(base_scores) is not None:
+            base_scores = {**base_scores, COVERAGE: _coverage_of(base_scores)}
         for metric, base_value in base_scores.items():
-            if metric == "num_samples":
+            if metric in _COUNTS:
+                continue
+            if metric == COVERAGE:
+                value = _coverage_of(ours)
+                delta, verdict = _verdict(metric, base_value, value, 0.0)
+                result.comparisons.append(Comparison(dataset, metric, base_value, value, delta, 0.0, verdict))
                 continue
             tolerance = tolerance_for(dataset, metric, reference, overrides, defaults)
             value = ours.get(metric)

@@ -12,7 +12,7 @@ from dpbench import __version__
 from dpbench._table import format_table
 from dpbench.errors import DpbenchError
 from dpbench.protocol import AGGREGATIONS, BOUNDARY_VALID_MODES, FOCAL_MODES, RESIZE_MODES
-from dpbench.report.options import FORMATS, TIE_RULES
+from dpbench.report.options import DEFAULT_FAILURE_MODE, FAILURE_MODES, FORMATS, TIE_RULES
 from dpbench.runner.config import ON_ERROR_POLICIES, PRECISIONS
 
 
@@ -263,8 +263,11 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="Where to find the datasets for the qualitative grid if they moved since the run.")
 @click.option("--ties", type=click.Choice(TIE_RULES), default="max", show_default=True,
               help="Tie rule of the average rank (max: a tied group shares its worst position).")
+@click.option("--failures", type=click.Choice(FAILURE_MODES), default=DEFAULT_FAILURE_MODE, show_default=True,
+              help="Entries below full coverage: exclude = flagged, not bolded or ranked; "
+                   "worst = unscored samples scored at the worst value, then ranked.")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
-                   qualitative, data_root, ties) -> None:
+                   qualitative, data_root, ties, failures) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
@@ -272,7 +275,7 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
     from dpbench.report.figures import report_plots, write_plots
 
     stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
-    report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties)
+    report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
         plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root)

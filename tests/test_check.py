@@ -98,7 +98,8 @@ def test_direction_awareness_on_hand_made_aggregates():
     run["results"]["d"].update(delta1=0.796, abs_rel=0.104)  # both within the defaults (0.005)
     assert compare_aggregates(run, base).exit_code == EXIT_PASS
     run["results"]["d"]["num_errors"] = 1
-    assert [c.metric for c in compare_aggregates(run, base).regressions] == ["num_errors"]
+    # one more failed sample: more errors and less coverage (derived from num_samples, num_errors)
+    assert [c.metric for c in compare_aggregates(run, base).regressions] == ["num_errors", "coverage"]
 
 
 def test_exactly_at_the_tolerance_passes_and_just_beyond_fails():

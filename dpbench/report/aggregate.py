@@ -3,7 +3,9 @@
 Each task aggregates its own rows (:meth:`dpbench.tasks.Task.aggregate`): the depth task per image
 or pooled over the dataset's pixels (``--aggregation``; the paper does not state it, see
 ``docs/paper.md`` §7), the boundary tasks per image, the focal task over the images' focal errors.
-Rows with status "error" are counted in ``num_errors`` and left out of every mean.
+Rows with status "error" are counted in ``num_errors``; each entry carries its coverage (scored /
+expected samples), and what a report does with an entry below 100 % is the one rule of
+:mod:`dpbench.report.coverage`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from dpbench._table import format_table
 from dpbench.errors import DpbenchError
 from dpbench.protocol import AGGREGATIONS
+from dpbench.report.coverage import expected_samples, filled_rows, fraction, task_coverage
 from dpbench.store import RunStore
 from dpbench.tasks import get_task, list_tasks, metric_info, task_names
 
@@ -36,9 +39,10 @@ def _dataset_order(manifest: dict, rows: pd.DataFrame) -> list[str]:
 
 
 def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None = None,
-                   status: str | None = None) -> dict:
+                   status: str | None = None, worst: dict | None = None) -> dict:
     """:func:`aggregate_run` on rows and a manifest already in memory (``status`` overrides the
-    manifest's, e.g. a 'running' run whose process is gone is 'interrupted')."""
+    manifest's, e.g. a 'running' run whose process is gone is 'interrupted'). ``worst``
+    (:func:`dpbench.report.coverage.worst_values`) scores every unscored sample at the worst value."""
     protocol = dict(manifest.get("protocol") or {})
     aggregation = aggregation or protocol.get("aggregation") or DEFAULT_AGGREGATION
     if aggregation not in AGGREGATIONS:
@@ -48,6 +52,7 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
     entries = {entry["name"]: entry for entry in manifest.get("datasets", [])}
 
     results: dict[str, dict[str, Any]] = {}
+    coverage: dict[str, dict[str, dict[str, int]]] = {}
     datasets: dict[str, dict[str, Any]] = {}
     for name in _dataset_order(manifest, rows):
         entry = entries.get(name, {})
@@ -60,10 +65,21 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
         scores: dict[str, Any] = {}
         present = set(pd.unique(part["task"]))
         known = task_names()
-        for task in [t for t in known if t in present]:
-            scores.update(get_task(task).aggregate(ok[ok["task"] == task], aggregation))
+        tasks = [t for t in known if t in present]
+        expected = expected_samples(entry, part)
+        counts = task_coverage(part, tasks, expected)
+        for task in tasks:
+            scored = ok[ok["task"] == task]
+            if worst is not None:
+                missing = counts[task]["expected"] - counts[task]["scored"]
+                scored = filled_rows(scored, name, task, missing, worst)
+            scores.update(get_task(task).aggregate(scored, aggregation))
         scores["num_samples"] = int(part["sample_id"].nunique())
         scores["num_errors"] = int(part.loc[part["status"] != "ok", "sample_id"].nunique())
+        scores["num_expected"] = max((c["expected"] for c in counts.values()), default=expected)
+        scores["num_scored"] = min((c["scored"] for c in counts.values()), default=0)
+        scores["coverage"] = min((fraction(c) for c in counts.values()), default=0.0)
+        coverage[name] = counts
         results[name] = scores
     return {
         "run_id": manifest.get("run_id"),
@@ -77,6 +93,8 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
         "limit": manifest.get("limit"),
         "datasets": datasets,
         "results": results,
+        "coverage": coverage,
+        "failures": "worst" if worst is not None else "exclude",
     }
 
 
@@ -85,8 +103,9 @@ def aggregate_run(store: RunStore | str | os.PathLike, aggregation: str | None =
 
     Returns ``{"run_id", "model", "suite", "reference", "status", "created", "protocol",
     "environment", "limit", "datasets": {name: manifest facts},
-    "results": {dataset: {metric: value, "num_samples": n,
-    "num_errors": k}}}``; ``aggregation`` overrides the run's own setting ("per_image" | "pooled").
+    "results": {dataset: {metric: value, "num_samples": n, "num_errors": k, "num_expected": N,
+    "num_scored": s, "coverage": s/N}}, "coverage": {dataset: {task: {"scored", "expected"}}},
+    "failures": "exclude" | "worst"}``; ``aggregation`` overrides the run's own setting ("per_image" | "pooled").
     δ values are fractions; an undefined score is None.
     """
     store = open_store(store)

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from dpbench.report.aggregate import aggregate_rows, open_store
+from dpbench.report.coverage import DEFAULT_FAILURE_MODE, check_failure_mode, worst_values
 from dpbench.report.rank import DEFAULT_TIE_RULE, TIE_RULES
 from dpbench.report.tables import SuiteSection, build_suite_section, group_by_suite
 from dpbench.store import RunStore
@@ -28,6 +29,7 @@ class Report:
     sections: list[SuiteSection]
     paper: bool = False
     ties: str = DEFAULT_TIE_RULE
+    failures: str = DEFAULT_FAILURE_MODE
     notes: list[str] = field(default_factory=list)  # things the reader should know (shown by every format)
 
 
@@ -42,13 +44,16 @@ def build_report(
     paper: bool = False,
     aggregation: str | None = None,
     ties: str = DEFAULT_TIE_RULE,
+    failures: str = DEFAULT_FAILURE_MODE,
 ) -> Report:
     """Aggregate ``runs`` (``aggregation`` overrides each run's own) and lay out their tables.
 
-    ``paper`` adds the paper's published numbers to the suites that evaluate the paper's datasets.
+    ``paper`` adds the paper's published numbers to the suites that evaluate the paper's datasets;
+    ``failures`` says how entries below full coverage count (:mod:`dpbench.report.coverage`).
     """
     if ties not in TIE_RULES:
         raise ValueError(f"unknown tie rule {ties!r}; expected one of {TIE_RULES}")
+    check_failure_mode(failures, aggregation)
     stores: dict[str, RunStore] = {}
     rows: dict[str, pd.DataFrame] = {}
     aggregates = []
@@ -59,11 +64,32 @@ def build_report(
             agg["run_id"] = f"{agg['run_id']}@{store.path}"
         stores[agg["run_id"]], rows[agg["run_id"]] = store, frame
         aggregates.append(agg)
-    sections = [build_suite_section(group, paper=paper, ties=ties)
+    if failures == "worst":
+        aggregates = _scored_at_worst(aggregates, stores, rows, aggregation)
+    sections = [build_suite_section(group, paper=paper, ties=ties, failures=failures)
                 for group in group_by_suite(aggregates).values()]
     notes = [f"--paper: suite {s.suite!r} does not evaluate the paper's datasets with its protocol, "
              "so no published numbers are shown for it" for s in sections if paper and not s.paper]
-    return Report(utc_now(), stores, rows, aggregates, sections, paper=paper, ties=ties, notes=notes)
+    return Report(utc_now(), stores, rows, aggregates, sections, paper=paper, ties=ties, failures=failures,
+                  notes=notes)
+
+
+def _scored_at_worst(aggregates: list[dict], stores: dict[str, RunStore], rows: dict[str, pd.DataFrame],
+                     aggregation: str | None) -> list[dict]:
+    """The aggregates again, every unscored sample scored at the worst value among the runs of
+    its suite (the runs compared with each other)."""
+    for agg in aggregates:
+        check_failure_mode("worst", agg["protocol"]["aggregation"])
+    out = {}
+    for group in group_by_suite(aggregates).values():
+        worst = worst_values(rows[agg["run_id"]] for agg in group)
+        for agg in group:
+            store = stores[agg["run_id"]]
+            again = aggregate_rows(rows[agg["run_id"]], store.manifest, aggregation, status=agg["status"],
+                                   worst=worst)
+            again["run_id"] = agg["run_id"]
+            out[agg["run_id"]] = again
+    return [out[agg["run_id"]] for agg in aggregates]
 
 
 def report_json(report: Report) -> dict:
@@ -73,4 +99,4 @@ def report_json(report: Report) -> dict:
     runs = [{**agg, "avg_rank_delta1": ranks.get(agg["run_id"]),
              "rank_pool": "references" if agg["reference"] else "models"} for agg in report.aggregates]
     return {"format": REPORT_FORMAT, "generated": report.generated, "tie_rule": report.ties,
-            "runs": runs}
+            "failures": report.failures, "runs": runs}

@@ -1,7 +1,7 @@
 """The report's figures (PNG bytes), drawn with matplotlib's Agg canvas (no pyplot, no display).
 
 - per-dataset bars per model for the headline metric of each task (δ1, boundary F1/recall,
-  focal δ25: :attr:`dpbench.tasks.Task.headline`);
+  focal δ25: :attr:`dpbench.tasks.Task.headline`); a bar below full coverage is pale and flagged;
 - the focal error CDF (paper Fig. 10 style): % of images whose relative focal error is below x;
 - per-threshold curves of the tasks that store them (:attr:`dpbench.tasks.Task.curve_kinds`:
   boundary precision / recall / F1 against the contour threshold, from the row columns
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dpbench.report.coverage import FLAG, is_flagged
 from dpbench.report.tables import SuiteSection
 from dpbench.tasks import get_task, list_tasks, metric_info
 
@@ -94,8 +95,12 @@ def bar_plots(section: SuiteSection) -> list[Plot]:
         for i, agg in enumerate(runs):
             values = [agg["results"].get(d, {}).get(metric) for d in datasets]
             heights = [np.nan if v is None else v * scale for v in values]
-            axes.bar(x - 0.4 + width * (i + 0.5), heights, width, label=section.labels[agg["run_id"]],
-                     hatch="//" if agg["reference"] else None, edgecolor="black", linewidth=0.4)
+            bars = axes.bar(x - 0.4 + width * (i + 0.5), heights, width, label=section.labels[agg["run_id"]],
+                            hatch="//" if agg["reference"] else None, edgecolor="black", linewidth=0.4)
+            for bar, dataset, height in zip(bars, datasets, heights, strict=True):
+                if np.isfinite(height) and is_flagged(agg, dataset, metric):  # below full coverage
+                    bar.set_alpha(0.35)
+                    axes.annotate(FLAG, (bar.get_x() + bar.get_width() / 2, height), ha="center", va="bottom")
         axes.set_xticks(x, datasets, rotation=30 if len(datasets) > 4 else 0, ha="right" if len(datasets) > 4 else "center")
         arrow = "higher is better" if info.higher_is_better else "lower is better"
         axes.set_ylabel(f"{info.label}{' (%)' if info.percent else ''}")

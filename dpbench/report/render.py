@@ -53,7 +53,7 @@ def protocol_split(section: SuiteSection) -> tuple[dict[str, str], list[str]]:
 def runs_rows(section: SuiteSection) -> tuple[list[str], list[list[str]]]:
     """The "runs" table of a section: who ran what, where, and how many samples."""
     header = ["Model", "Run", "Status", "Created", "Device", "Precision", "Checkpoint sha256",
-              "Samples", "Errors"]
+              "Samples", "Errors", "Coverage"]
     _, varying = protocol_split(section)
     header += varying
     rows = []
@@ -62,10 +62,13 @@ def runs_rows(section: SuiteSection) -> tuple[list[str], list[list[str]]]:
         sha = model.get("checkpoint_sha256") or ""
         samples = sum(r.get("num_samples", 0) for r in agg["results"].values())
         errors = sum(r.get("num_errors", 0) for r in agg["results"].values())
+        scored = sum(r.get("num_scored", 0) for r in agg["results"].values())
+        expected = sum(r.get("num_expected", 0) for r in agg["results"].values())
+        coverage = f"{scored}/{expected}" if expected else "-"
         label = section.labels[agg["run_id"]] + (f" {REFERENCE_MARK}" if agg["reference"] else "")
         row = [label, str(agg["run_id"]), str(agg.get("status") or "-"), str(agg.get("created") or "-"),
                str(env.get("device_name") or env.get("device") or "-"), str(env.get("precision") or "-"),
-               sha[:12] or "-", str(samples), str(errors)]
+               sha[:12] or "-", str(samples), str(errors), coverage]
         row += [_option_text(agg["protocol"].get(k)) for k in varying]
         rows.append(row)
     return header, rows
@@ -99,8 +102,11 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align_right_
 def markdown_table(table: Table) -> str:
     """One report table as a Markdown pipe table (best values in bold)."""
     header = ["Model"] + [c.header for c in table.columns]
-    rows = [[row_label(row)] + [f"**{c.text}**" if c.bold else c.text for c in row.cells]
-            for row in table.rows]
+    def text(cell) -> str:
+        escaped = cell.text.replace("*", "\\*")  # a coverage flag, not emphasis
+        return f"**{escaped}**" if cell.bold else escaped
+
+    rows = [[row_label(row)] + [text(c) for c in row.cells] for row in table.rows]
     return _md_table(header, rows)
 
 

@@ -12,6 +12,8 @@ are ranked among themselves only, and bolded only in a table without any model (
 run with the probes alone). With the paper's numbers on, the paper's methods are ranked and bolded
 together with the runs (they are real competitors), and each run of a model the paper evaluated
 gets a row of differences.
+An entry below full coverage is flagged and, unless failures are scored at the worst value, left
+out of bolding and ranking (:mod:`dpbench.report.coverage`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from dpbench.report.aggregate import format_value
+from dpbench.report.coverage import DEFAULT_FAILURE_MODE, FLAG, is_flagged
 from dpbench.report.paper import (
     PaperMethod,
     paper_comparable,
@@ -47,9 +50,14 @@ class Column:
 
 @dataclass
 class Cell:
+    """A printed value; ``flagged``: below full coverage; ``excluded``: left out of bolding and
+    ranking (a flagged entry unless failures are scored at the worst value)."""
+
     value: float | None
     text: str
     bold: bool = False
+    flagged: bool = False
+    excluded: bool = False
 
 
 @dataclass
@@ -124,7 +132,8 @@ def _get(results: dict, dataset: str | None, metric: str) -> float | None:
 class _TableBuilder:
     """Fills one table's rows from the suite's runs (and the paper's methods when asked)."""
 
-    def __init__(self, aggregates, labels, paper_methods, matches):
+    def __init__(self, aggregates, labels, paper_methods, matches, failures=DEFAULT_FAILURE_MODE):
+        self.failures = failures
         self.aggregates = aggregates
         self.labels = labels
         self.paper_methods = paper_methods  # method_id -> PaperMethod (empty without --paper)
@@ -134,7 +143,7 @@ class _TableBuilder:
         table = Table(key, title, columns, notes=list(notes or []))
         for agg in self.aggregates:
             kind = REFERENCE if agg["reference"] else RUN
-            cells = [self._cell(c.metric, _get(agg["results"], c.dataset, c.metric)) for c in columns]
+            cells = [self._run_cell(agg, c) for c in columns]
             table.rows.append(Row(self.labels[agg["run_id"]], kind, cells, agg["run_id"]))
         shown = [m for m in self.paper_methods.values()
                  if any(_get(m.results, c.dataset, c.metric) is not None for c in columns)]
@@ -152,15 +161,38 @@ class _TableBuilder:
             for c in columns:
                 ours, theirs = _get(agg["results"], c.dataset, c.metric), _get(method.results, c.dataset, c.metric)
                 delta = None if ours is None or theirs is None else ours - theirs
-                cells.append(Cell(delta, _diff_text(c.metric, delta)))
+                flagged = delta is not None and is_flagged(agg, c.dataset, c.metric)
+                cells.append(Cell(delta, _diff_text(c.metric, delta) + (FLAG if flagged else ""), flagged=flagged))
             table.rows.append(Row(f"Δ {self.labels[agg['run_id']]} − {method.method} (paper)", DIFF,
                                   cells, agg["run_id"]))
+        if any(cell.flagged for row in table.rows for cell in row.cells):
+            table.notes.append(coverage_note(self.failures))
         _bold_best(table)
         return table
+
+    def _run_cell(self, agg: dict, column: Column) -> Cell:
+        value = _get(agg["results"], column.dataset, column.metric)
+        cell = self._cell(column.metric, value)
+        if value is not None and is_flagged(agg, column.dataset, column.metric):
+            cell.text += FLAG
+            cell.flagged = True
+            cell.excluded = self.failures != "worst"
+        return cell
 
     @staticmethod
     def _cell(metric: str, value: float | None) -> Cell:
         return Cell(value, format_value(metric, value))
+
+
+def coverage_note(failures: str) -> str:
+    """The footnote of flagged values."""
+    if failures == "worst":
+        return (f"{FLAG} below full coverage: the unscored samples (errors, not evaluated) are scored at the "
+                "worst value (δ, F1, recall 0; error metrics at the dataset's worst per-image value among "
+                "the compared runs) and the entry is ranked.")
+    return (f"{FLAG} below full coverage: computed on the scored samples only (errors and samples not "
+            "evaluated left out), so it is left out of bolding and of the average rank like a missing "
+            "entry; `--failures worst` scores the unscored samples at the worst value instead.")
 
 
 def _bold_pool(table: Table) -> list[Row]:
@@ -175,7 +207,8 @@ def _bold_best(table: Table, column_indices: list[int] | None = None) -> None:
     for index in column_indices if column_indices is not None else range(len(table.columns)):
         metric = table.columns[index].metric
         higher = False if metric == AVG_RANK else metric_info(metric).higher_is_better
-        cells = [row.cells[index] for row in pool if row.cells[index].value is not None]
+        cells = [row.cells[index] for row in pool
+                 if row.cells[index].value is not None and not row.cells[index].excluded]
         if not cells:
             continue
         best = (max if higher else min)(cells, key=lambda cell: cell.value)
@@ -189,7 +222,8 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     ranks: dict[int, float | None] = {}
     for pool in ((RUN, PAPER), (REFERENCE,)):
         rows = [row for row in table.rows if row.kind in pool]
-        values = {id(row): {c.dataset: cell.value for c, cell in zip(table.columns, row.cells, strict=True)}
+        values = {id(row): {c.dataset: None if cell.excluded else cell.value
+                            for c, cell in zip(table.columns, row.cells, strict=True)}
                   for row in rows}
         ranks.update(average_ranks(values, higher_is_better=metric_info(rank_metric).higher_is_better, ties=ties))
     table.columns.append(Column("Avg. Rank ↓", AVG_RANK))
@@ -204,9 +238,10 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     return run_ranks
 
 
-def build_suite_section(aggregates: list[dict], *, paper: bool = False,
-                        ties: str = DEFAULT_TIE_RULE) -> SuiteSection:
-    """The tables of one suite's runs (all aggregates must share the suite)."""
+def build_suite_section(aggregates: list[dict], *, paper: bool = False, ties: str = DEFAULT_TIE_RULE,
+                        failures: str = DEFAULT_FAILURE_MODE) -> SuiteSection:
+    """The tables of one suite's runs (all aggregates must share the suite); ``failures``: how
+    entries below full coverage are treated (:mod:`dpbench.report.coverage`)."""
     suite = aggregates[0]["suite"]
     labels = run_labels(aggregates)
     use_paper = paper and paper_comparable(suite)
@@ -217,7 +252,7 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False,
             method_id = paper_method_for_model(agg["model"].get("name", ""))
             if method_id:
                 matches[agg["run_id"]] = method_id
-    builder = _TableBuilder(aggregates, labels, paper_methods, matches)
+    builder = _TableBuilder(aggregates, labels, paper_methods, matches, failures)
     tables: list[Table] = []
     ranks: dict[str, float | None] = {}
 
