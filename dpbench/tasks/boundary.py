@@ -1,7 +1,8 @@
 """The boundary tasks (paper Table 2): scale-invariant boundary F1 on depth GT, recall on masks.
 
 Step 5 of the order of operations: the map is made depth-like (relative disparity inverted),
-never aligned (the metrics are scale invariant), and scored at GT resolution over the protocol's
+never aligned (the metrics are scale invariant); a depth GT without any valid pixel is an error
+row (:class:`~dpbench.tasks.depth.NoValidGroundTruthError`), and the map is scored at GT resolution over the protocol's
 thresholds; the per-threshold values are stored too (``boundary_<kind>_t<i>``) for the curves.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dpbench.tasks.base import TableSpec, Task, register_task
+from dpbench.tasks.depth import require_valid_gt
 from dpbench.tasks.maps import depth_like, output_kind_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,7 +36,8 @@ class BoundaryDepthTask(Task):
     def score(self, sample: Sample, prediction: Prediction, protocol: Protocol) -> dict[str, float]:
         from dpbench.metrics.boundary import boundary_f1_curve
 
-        valid = sample.valid_mask() if protocol.boundary_valid == "mask" else None
+        gt_valid = require_valid_gt(sample)  # no valid GT pixel: an error row, not F1 = 0
+        valid = gt_valid if protocol.boundary_valid == "mask" else None
         curve = boundary_f1_curve(depth_like(prediction.depth, output_kind_of(prediction)), sample.depth,
                                   t_min=protocol.boundary_t_min, t_max=protocol.boundary_t_max,
                                   n=int(protocol.boundary_n), valid=valid)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dpbench.errors import DatasetError
 from dpbench.tasks.base import TableSpec, Task, column_mean, finite_or_none, register_task
 from dpbench.tasks.maps import INVERSION_EPS, depth_like, output_kind_of
 
@@ -26,14 +27,33 @@ STAT_PREFIX = "stat_"
 TABLE4_METRICS = ("abs_rel", "log10", "delta2", "delta3", "silog")
 
 
-def depth_valid_mask(sample: Sample, depth_range: tuple[float | None, float | None]) -> np.ndarray:
-    """Pixels scored by the depth metrics: the sample's valid GT inside the depth range (inclusive)."""
+class NoValidGroundTruthError(DatasetError):
+    """A sample whose ground truth has no pixel to score: an error row, never an ``ok`` row with
+    undefined metrics (which would drop out of every mean and so hide the sample)."""
+
+
+def require_valid_gt(sample: Sample) -> np.ndarray:
+    """The sample's valid GT pixels; :class:`NoValidGroundTruthError` when there is none
+    (all-NaN disparity, all-zero depth, an empty valid mask)."""
     valid = sample.valid_mask()
+    if valid is None or not valid.any():
+        raise NoValidGroundTruthError(f"sample {sample.id!r}: the ground truth has no valid pixel "
+                                      "(depth non-finite, ≤ 0 or masked everywhere)")
+    return valid
+
+
+def depth_valid_mask(sample: Sample, depth_range: tuple[float | None, float | None]) -> np.ndarray:
+    """Pixels scored by the depth metrics: the sample's valid GT inside the depth range (inclusive);
+    :class:`NoValidGroundTruthError` when none is left."""
+    valid = require_valid_gt(sample)
     lo, hi = depth_range
     if lo is not None:
         valid = valid & (sample.depth >= lo)
     if hi is not None:
         valid = valid & (sample.depth <= hi)
+    if not valid.any():
+        raise NoValidGroundTruthError(f"sample {sample.id!r}: no valid ground-truth pixel inside the depth "
+                                      f"range [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}] m")
     return valid
 
 
