@@ -14,10 +14,15 @@ Methods (p = prediction, g = ground-truth depth, sums over the fit pixels):
   b = mean(g) − s·mean(p); result s·p + b (depth space).
 - ``lstsq_scale_shift_disparity``: p is a disparity-like output (inverse depth up to scale and
   shift); (s, b) minimising Σ (s·p + b − 1/g)²; the aligned disparity is floored at
-  ``min_disparity`` (default :data:`DISPARITY_FLOOR`; pass 1 / max_depth of the dataset, as MiDaS
-  does, to cap the depth at the dataset's range) and inverted: result 1 / max(s·p + b, floor).
+  ``min_disparity`` and inverted: result 1 / max(s·p + b, floor). The depth task passes
+  1 / max_depth of the dataset's depth range (as MiDaS does), so no pixel lands beyond the range;
+  :data:`DISPARITY_FLOOR` is only the fallback without a range.
 
-A degenerate fit (no fit pixel, zero-variance prediction, median(p) <= 0, ...) never raises: it
+A fit is degenerate when the prediction is constant on the fit pixels up to round-off: its
+centred sum of squares is at most :data:`RELATIVE_VARIANCE_TOL` times its plain sum of squares,
+so a constant map has one outcome whatever its value (an absolute test would pass 0.1, whose mean
+is inexact, and fail 3.0, whose mean is exact).
+A degenerate fit (no fit pixel, constant prediction, median(p) <= 0, ...) never raises: it
 issues a ``RuntimeWarning``, marks ``ok=False`` with a ``reason``, and applies the identity
 (s = 1, b = 0). The output is always depth, so for the disparity method the identity still
 inverts the floored input. The aligned map keeps the prediction's float dtype.
@@ -35,8 +40,11 @@ import numpy as np
 from dpbench.errors import UnknownNameError
 from dpbench.metrics._checks import check_bool_mask, check_real, check_same_shape, to_numpy
 
-#: Default floor on the aligned disparity before inversion (1/m): depth is capped at 1e6 m.
+#: Floor on the aligned disparity before inversion (1/m) when no depth range is known: 1e6 m.
 DISPARITY_FLOOR = 1e-6
+#: Relative spread below which a prediction counts as constant: float32's resolution, squared
+#: (a relative standard deviation under one float32 ulp is round-off, not signal).
+RELATIVE_VARIANCE_TOL = float(np.finfo(np.float32).eps) ** 2
 
 
 def _fit_pixels(pred: Any, gt: Any, valid: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,7 +118,8 @@ def _fit_scale_shift(p: np.ndarray, target: np.ndarray) -> tuple[float, float, s
     p_mean, t_mean = float(np.mean(p)), float(np.mean(target))
     p_centred = p - p_mean
     variance = float(np.dot(p_centred, p_centred))
-    if not variance > 0 or not math.isfinite(variance):
+    energy = float(np.dot(p, p))
+    if not math.isfinite(variance) or not variance > RELATIVE_VARIANCE_TOL * energy:
         return 1.0, 0.0, "prediction is constant on the valid pixels"
     scale = float(np.dot(p_centred, target - t_mean)) / variance
     return scale, t_mean - scale * p_mean, None

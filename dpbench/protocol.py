@@ -30,6 +30,11 @@ class ProtocolError(DpbenchError, ValueError):
     """An invalid protocol option (unknown name, malformed depth range...)."""
 
 
+#: How aligned disparity is floored before inversion (recorded in each run's protocol): at
+#: 1 / max_depth of the dataset's depth range (``dpbench.tasks.depth.disparity_floor``).
+DISPARITY_FLOOR_RULE = "1/max_depth"
+
+
 @dataclass(frozen=True)
 class Protocol:
     """Every option that changes the numbers; defaults live in ``datasets/suites.toml``.
@@ -153,6 +158,7 @@ class Protocol:
         data["boundary_thresholds"] = self.boundary_thresholds()
         data["boundary_depth_input"] = self.boundary_input(output_kind)
         data["output_kind"] = output_kind
+        data["disparity_floor"] = DISPARITY_FLOOR_RULE
         return data
 
 

@@ -150,3 +150,41 @@ def test_bad_input(depth):
         align("median", depth, depth.T)
     with pytest.raises(ValueError, match="valid"):
         align("median", depth, depth, np.ones(depth.shape))
+
+
+# --- issue 10, item 6: constant predictions and the disparity floor ---------------------------
+
+@pytest.mark.parametrize("method", ["lstsq_scale_shift", "lstsq_scale_shift_disparity"])
+def test_a_constant_prediction_has_one_outcome_whatever_its_value(method):
+    rng = np.random.default_rng(5)
+    g = rng.uniform(1.0, 10.0, (24, 32))
+    v = np.ones((24, 32), bool)
+    outcomes = set()
+    for value in (0.1, 3.0, 1e-3, 7e4):
+        with pytest.warns(RuntimeWarning, match="constant"):
+            aligned, params = align(method, np.full((24, 32), value), g, v)
+        outcomes.add((params["ok"], params["scale"], params["shift"]))
+    assert outcomes == {(False, 1.0, 0.0)}
+
+
+def test_a_barely_varying_prediction_is_still_fitted():
+    g = np.linspace(1.0, 2.0, 64).reshape(8, 8)
+    p = 3.0 + 1e-4 * np.arange(64).reshape(8, 8)  # relative spread ~1e-5, far above round-off
+    _, params = align("lstsq_scale_shift", p, g)
+    assert params["ok"] and params["scale"] == pytest.approx((1.0 / 63) / 1e-4)
+
+
+def test_aligned_disparity_never_lies_beyond_the_range_maximum():
+    from dpbench.protocol import default_protocol
+    from dpbench.tasks.depth import aligned_depth, disparity_floor
+    from dpbench.types import Sample
+
+    depth = np.array([[1.0, 2.0], [4.0, 8.0]], np.float32)
+    sample = Sample("s", np.zeros((2, 2, 3), np.uint8), depth=depth)
+    disparity = np.array([[1.0, 0.5], [0.25, -0.5]], np.float32)  # one pixel fits to a negative disparity
+    valid = np.array([[True, True], [True, False]])
+    aligned, params = aligned_depth(disparity, sample, "lstsq_scale_shift_disparity", "relative_disparity",
+                                    valid, max_depth=10.0)
+    assert params["min_disparity"] == disparity_floor(10.0) == 0.1
+    assert aligned[1, 1] == pytest.approx(10.0) and aligned.max() <= 10.0 + 1e-5  # not 1e6 m
+    assert default_protocol().record("relative_disparity")["disparity_floor"] == "1/max_depth"

@@ -57,12 +57,21 @@ def depth_valid_mask(sample: Sample, depth_range: tuple[float | None, float | No
     return valid
 
 
+def disparity_floor(max_depth: float | None) -> float:
+    """The floor of aligned disparity: 1 / max_depth of the depth range, so that no aligned pixel
+    lies beyond it (:data:`dpbench.align.DISPARITY_FLOOR` without a maximum)."""
+    from dpbench.align import DISPARITY_FLOOR
+
+    return 1.0 / max_depth if max_depth is not None and max_depth > 0 else DISPARITY_FLOOR
+
+
 def aligned_depth(pred_map: np.ndarray, sample: Sample, method: str, output_kind: str,
-                  valid: np.ndarray) -> tuple[np.ndarray, dict]:
+                  valid: np.ndarray, max_depth: float | None = None) -> tuple[np.ndarray, dict]:
     """The prediction as metric depth after ``method`` (``none`` keeps metric depth as is).
 
     ``lstsq_scale_shift_disparity`` receives a disparity (the relative disparity itself, or
-    1/depth for depth outputs); every other method receives a depth-like map.
+    1/depth for depth outputs), floored at :func:`disparity_floor` of ``max_depth``; every other
+    method receives a depth-like map.
     """
     from dpbench.align import align
 
@@ -73,7 +82,8 @@ def aligned_depth(pred_map: np.ndarray, sample: Sample, method: str, output_kind
     else:
         source = depth_like(pred_map, output_kind)
     gt = np.where(valid, sample.depth, 0.0).astype(np.float32)
-    aligned, params = align(method, source, gt, valid)
+    options = {"min_disparity": disparity_floor(max_depth)} if method == "lstsq_scale_shift_disparity" else {}
+    aligned, params = align(method, source, gt, valid, **options)
     return np.asarray(aligned, dtype=np.float32), dict(params or {})
 
 
@@ -108,8 +118,9 @@ class MetricDepthTask(Task):
         depth_range = protocol.depth_bounds
         valid = depth_valid_mask(sample, depth_range)
         method = protocol.alignment_for(output_kind)
-        pred, params = aligned_depth(prediction.depth, sample, method, output_kind, valid)
         lo, hi = depth_range
+        ceiling = hi if hi is not None else protocol.dataset_depth_range[1]
+        pred, params = aligned_depth(prediction.depth, sample, method, output_kind, valid, max_depth=ceiling)
         if protocol.clip_predictions and (lo is not None or hi is not None):
             pred = np.clip(pred, lo if lo is not None else -np.inf, hi if hi is not None else np.inf)
         # ``valid`` already holds the depth range (inclusive bounds, as depth_metric_stats applies them)
