@@ -84,6 +84,8 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
     return {
         "run_id": manifest.get("run_id"),
         "model": model,
+        "model_options": dict(manifest.get("model_options") or {}),
+        "rescored_from": manifest.get("rescored_from"),
         "suite": manifest.get("suite"),
         "reference": bool(model.get("reads_ground_truth", False)),
         "status": status or manifest.get("status"),
@@ -101,7 +103,7 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
 def aggregate_run(store: RunStore | str | os.PathLike, aggregation: str | None = None) -> dict:
     """Per-dataset scores of one run (the store contract's aggregate).
 
-    Returns ``{"run_id", "model", "suite", "reference", "status", "created", "protocol",
+    Returns ``{"run_id", "model", "model_options", "rescored_from", "suite", "reference", "status", "created", "protocol",
     "environment", "limit", "datasets": {name: manifest facts},
     "results": {dataset: {metric: value, "num_samples": n, "num_errors": k, "num_expected": N,
     "num_scored": s, "coverage": s/N}}, "coverage": {dataset: {task: {"scored", "expected"}}},

@@ -3,13 +3,13 @@
 The CSVs keep the paper's values as printed (δ in percent); here they are converted to dpbench's
 stored units (δ as fractions) and keyed by dpbench dataset and metric names, so that a paper row
 and a run's aggregate can sit in the same table. ``baselines/paper/paper.toml`` maps the paper's
-dataset keys and method ids to dpbench's names and says which suites are comparable.
+dataset keys to dpbench's names and says which suites are comparable; which run is which paper
+row is decided by the model cards (:mod:`dpbench.report.identity`).
 """
 
 from __future__ import annotations
 
 import csv
-import fnmatch
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,11 @@ _WIDE_TABLES = {
         "_delta50_pct": ("focal_delta_50", 100.0),
     },
 }
+#: The output class of each table's numbers (Table 2: per row, from ``group_per_text``).
+_TABLE_KINDS = {"table1_metric_delta1.csv": "metric", "table3_focal.csv": "any"}
+#: Table 2's "relative" rows are the relative models; its absolute block also lists DPT, a relative
+#: model, so the absolute block constrains nothing.
+_GROUP_KINDS = {"relative": "relative"}
 _PER_DATASET_PREFIX = "table4_"
 _PER_DATASET_COLUMNS = {
     "abs_rel": ("abs_rel", 1.0),
@@ -47,6 +52,13 @@ class PaperMethod:
     printed_avg_rank: float | None = None
     not_strictly_zero_shot: bool = False
     notes: list[str] = field(default_factory=list)
+    #: metric -> the output class the paper's number is of: "metric", "relative" or "any".
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def kind_of(self, metric: str) -> str:
+        """Whether the paper's ``metric`` values come from this method's metric or relative model
+        (Tables 1/4: metric; Table 2: its group; Table 3, or a group not stated: any)."""
+        return self.kinds.get(metric, "any")
 
 
 def paper_dir() -> Path:
@@ -95,9 +107,11 @@ def _load(folder: Path) -> dict[str, PaperMethod]:
         path = folder / file_name
         for row in _read_csv(path):
             entry = method_of(row)
+            kind = _TABLE_KINDS.get(file_name) or _GROUP_KINDS.get((row.get("group_per_text") or "").strip(), "any")
             for column, text in row.items():
                 for suffix, (metric, divisor) in suffixes.items():
                     if column.endswith(suffix):
+                        entry.kinds[metric] = kind
                         value = _parse_float(text, path, column)
                         key = column[: -len(suffix)]
                         put(entry, key, metric, None if value is None else value / divisor)
@@ -114,6 +128,7 @@ def _load(folder: Path) -> dict[str, PaperMethod]:
         for row in _read_csv(path):
             entry = method_of(row)
             for column, (metric, divisor) in _PER_DATASET_COLUMNS.items():
+                entry.kinds[metric] = "metric"
                 value = _parse_float(row.get(column, ""), path, column)
                 put(entry, key, metric, None if value is None else value / divisor)
     return methods
@@ -130,9 +145,9 @@ def paper_comparable(suite: str | None) -> bool:
 
 
 def paper_method_for_model(model_name: str) -> str | None:
-    """The paper's ``method_id`` a dpbench model stands for (``depthpro`` -> ``depth_pro``), if any."""
-    name = model_name.lower()
-    for pattern, method_id in _mapping(paper_dir()).get("models", {}).items():
-        if fnmatch.fnmatchcase(name, pattern.lower()):
-            return method_id
-    return None
+    """The paper's ``method_id`` a dpbench model's card names (``depthpro`` -> ``depth_pro``), if
+    any; a run is matched through :func:`dpbench.report.identity.paper_identity`, which also checks
+    the output class and the model options."""
+    from dpbench.report.identity import card_paper_method
+
+    return card_paper_method(model_name)

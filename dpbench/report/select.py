@@ -3,7 +3,9 @@
 Runs named on the command line are all shown, in the order given. Otherwise every run of the runs
 folder is a candidate (optionally only one suite), and for each (model name, suite) only the
 latest run is kept: the most recently created *complete* run, or the most recent run of any status
-when none completed (its status is shown in the report).
+when none completed (its status is shown in the report). The model name includes its options
+(``depthpro [config=tiny]`` is another model than ``depthpro``), and a run made by ``dpbench
+rescore`` is labelled as such where it is shown.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dpbench.errors import DpbenchError
+from dpbench.report.identity import model_label
 from dpbench.store import RunStore, list_runs
 
 DEFAULT_RUNS_DIR = Path("runs")
@@ -33,7 +36,7 @@ def latest_per_model(stores: Sequence[RunStore]) -> list[RunStore]:
     """Keep, per (model name, suite), the latest complete run (or the latest run if none completed)."""
     chosen: dict[tuple[str, str], RunStore] = {}
     for store in sorted(stores, key=lambda s: (s.created, s.run_id)):
-        key = (str(store.manifest.get("model", {}).get("name")), str(store.manifest.get("suite")))
+        key = (model_label(store.manifest), str(store.manifest.get("suite")))
         previous = chosen.get(key)
         if previous is None or store.status == "complete" or previous.status != "complete":
             chosen[key] = store

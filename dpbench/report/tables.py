@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 
 from dpbench.report.aggregate import format_value
 from dpbench.report.coverage import DEFAULT_FAILURE_MODE, FLAG, is_flagged
-from dpbench.report.paper import (
-    PaperMethod,
-    paper_comparable,
-    paper_method_for_model,
-    paper_results,
-)
+from dpbench.report.identity import UNTRAINED_MARK, is_untrained, model_label, paper_identity
+from dpbench.report.paper import PaperMethod, paper_comparable, paper_results
 from dpbench.report.rank import DEFAULT_TIE_RULE, average_ranks
 from dpbench.tasks import TableSpec, list_tasks, metric_info
 
 RUN, REFERENCE, PAPER, DIFF = "run", "reference", "paper", "diff"
+#: A run with random-initialised weights: ranked and bolded only among its kind.
+UNTRAINED = "untrained"
 REFERENCE_MARK = "†"
 AVG_RANK = "avg_rank"
 
@@ -100,13 +98,26 @@ def _metric_header(metric: str) -> str:
 
 
 def run_labels(aggregates: list[dict]) -> dict[str, str]:
-    """Row labels: the model name, plus the run id where one model has several runs."""
-    counts = Counter(agg["model"].get("name", "?") for agg in aggregates)
+    """Row labels (:func:`dpbench.report.identity.model_label`: the model name and its options),
+    marked when the weights are random, plus the run id where one label has several runs, and
+    "rescored from <run>" for a run made by ``dpbench rescore``."""
+    names = {agg["run_id"]: model_label(agg) + (f" {UNTRAINED_MARK} random init" if is_untrained(agg) else "")
+             for agg in aggregates}
+    counts = Counter(names.values())
     labels = {}
     for agg in aggregates:
-        name = agg["model"].get("name", "?")
-        labels[agg["run_id"]] = name if counts[name] == 1 else f"{name} [{agg['run_id']}]"
+        name = names[agg["run_id"]]
+        label = name if counts[name] == 1 else f"{name} [{agg['run_id']}]"
+        if agg.get("rescored_from"):
+            label += f" (rescored from {agg['rescored_from']})"
+        labels[agg["run_id"]] = label
     return labels
+
+
+def _row_kind(agg: dict) -> str:
+    if agg["reference"]:
+        return REFERENCE
+    return UNTRAINED if is_untrained(agg) else RUN
 
 
 def _datasets_with(aggregates: list[dict], metric: str) -> list[str]:
@@ -133,6 +144,7 @@ class _TableBuilder:
     """Fills one table's rows from the suite's runs (and the paper's methods when asked)."""
 
     def __init__(self, aggregates, labels, paper_methods, matches, failures=DEFAULT_FAILURE_MODE):
+        """``matches``: run_id -> (paper method_id, the run's output class)."""
         self.failures = failures
         self.aggregates = aggregates
         self.labels = labels
@@ -142,7 +154,7 @@ class _TableBuilder:
     def build(self, key: str, title: str, columns: list[Column], notes: list[str] | None = None) -> Table:
         table = Table(key, title, columns, notes=list(notes or []))
         for agg in self.aggregates:
-            kind = REFERENCE if agg["reference"] else RUN
+            kind = _row_kind(agg)
             cells = [self._run_cell(agg, c) for c in columns]
             table.rows.append(Row(self.labels[agg["run_id"]], kind, cells, agg["run_id"]))
         shown = [m for m in self.paper_methods.values()
@@ -154,12 +166,17 @@ class _TableBuilder:
             if method.not_strictly_zero_shot and _GRAY_NOTE not in table.notes:
                 table.notes.append(_GRAY_NOTE)
         for agg in self.aggregates:
-            method = self.paper_methods.get(self.matches.get(agg["run_id"], ""))
+            method_id, run_class = self.matches.get(agg["run_id"], ("", ""))
+            method = self.paper_methods.get(method_id)
             if method is None or method not in shown:
                 continue
+            comparable = [method.kind_of(c.metric) in ("any", run_class) for c in columns]
+            if not any(comparable):  # e.g. a relative run beside the paper's metric row
+                continue
             cells = []
-            for c in columns:
-                ours, theirs = _get(agg["results"], c.dataset, c.metric), _get(method.results, c.dataset, c.metric)
+            for c, same_kind in zip(columns, comparable, strict=True):
+                ours = _get(agg["results"], c.dataset, c.metric)
+                theirs = _get(method.results, c.dataset, c.metric) if same_kind else None
                 delta = None if ours is None or theirs is None else ours - theirs
                 flagged = delta is not None and is_flagged(agg, c.dataset, c.metric)
                 cells.append(Cell(delta, _diff_text(c.metric, delta) + (FLAG if flagged else ""), flagged=flagged))
@@ -197,8 +214,11 @@ def coverage_note(failures: str) -> str:
 
 def _bold_pool(table: Table) -> list[Row]:
     """The rows competing for bold: runs and paper methods, or the references when alone."""
-    models = [row for row in table.rows if row.kind in (RUN, PAPER)]
-    return models or [row for row in table.rows if row.kind == REFERENCE]
+    for kinds in ((RUN, PAPER), (REFERENCE,), (UNTRAINED,)):
+        rows = [row for row in table.rows if row.kind in kinds]
+        if rows:
+            return rows
+    return []
 
 
 def _bold_best(table: Table, column_indices: list[int] | None = None) -> None:
@@ -220,7 +240,7 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     """Append the average rank on ``rank_metric`` (δ1 for Table 1). Runs and paper methods are ranked together; references are
     ranked among themselves only (printed in parentheses), so a probe never displaces a model."""
     ranks: dict[int, float | None] = {}
-    for pool in ((RUN, PAPER), (REFERENCE,)):
+    for pool in ((RUN, PAPER), (REFERENCE,), (UNTRAINED,)):
         rows = [row for row in table.rows if row.kind in pool]
         values = {id(row): {c.dataset: None if cell.excluded else cell.value
                             for c, cell in zip(table.columns, row.cells, strict=True)}
@@ -230,9 +250,9 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     run_ranks: dict[str, float | None] = {}
     for row in table.rows:
         rank = ranks.get(id(row))
-        text = "-" if rank is None else f"({rank:.1f})" if row.kind == REFERENCE else f"{rank:.1f}"
+        text = "-" if rank is None else f"({rank:.1f})" if row.kind in (REFERENCE, UNTRAINED) else f"{rank:.1f}"
         row.cells.append(Cell(rank, text))
-        if row.kind in (RUN, REFERENCE):
+        if row.kind in (RUN, REFERENCE, UNTRAINED):
             run_ranks[row.run_id] = rank
     _bold_best(table, [len(table.columns) - 1])
     return run_ranks
@@ -249,9 +269,9 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False, ties: st
     matches = {}
     if use_paper:
         for agg in aggregates:
-            method_id = paper_method_for_model(agg["model"].get("name", ""))
-            if method_id:
-                matches[agg["run_id"]] = method_id
+            identity = paper_identity(agg)
+            if identity:
+                matches[agg["run_id"]] = identity
     builder = _TableBuilder(aggregates, labels, paper_methods, matches, failures)
     tables: list[Table] = []
     ranks: dict[str, float | None] = {}
@@ -275,7 +295,8 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False, ties: st
             notes.append(f"Avg. Rank: rank on {rank_label} per dataset, averaged over the datasets a model has; "
                          f"ties share the {ties_phrase(ties)} position of the tied group"
                          + ("; the paper's methods are ranked together with the runs" if use_paper else "")
-                         + f"; references ({REFERENCE_MARK}) are ranked among themselves, in parentheses.")
+                         + f"; references ({REFERENCE_MARK}) and random-initialised runs ({UNTRAINED_MARK}) "
+                         "are each ranked among themselves, in parentheses.")
         table = builder.build(spec.key, spec.title, columns, notes)
         if spec.rank:
             ranks = _add_rank_column(table, ties, spec.metrics[0])
