@@ -156,14 +156,15 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--save-predictions", is_flag=True, help="Cache predictions (float16 HDF5) for `dpbench rescore`.")
 @click.option("--on-error", type=click.Choice(ON_ERROR_POLICIES), default="continue", show_default=True,
               help="On a failed sample: record an error row and go on, or stop the run (status failed).")
-@click.option("--focal-mode", type=click.Choice(FOCAL_MODES), default=None,
-              help="Focal length given to the model: none (estimated), dataset intrinsics (gt) or EXIF [suite: estimated].")
+@click.option("--focal-mode", "focal_modes", multiple=True, metavar="[DATASET=]MODE",
+              help=f"Focal length given to the model ({'|'.join(FOCAL_MODES)}): none (estimated), dataset "
+                   "intrinsics (gt) or EXIF; DATASET=MODE for one dataset (repeatable) [suite: estimated].")
 @_protocol_options("suite")
 @click.option("--model-option", "-o", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Extra option of the model factory, e.g. -o factor=2 for probe:gt-scale (repeatable).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars.")
 def run_command(model, checkpoint, suite, datasets, data_root, device, precision, batch_size, workers, limit,
-                out, run_id, resume, save_predictions, on_error, focal_mode, resize, alignment, aggregation,
+                out, run_id, resume, save_predictions, on_error, focal_modes, resize, alignment, aggregation,
                 depth_range, clip_predictions, boundary_valid, model_options, progress) -> None:
     """Run a model over a suite and store per-sample results in runs/<run-id>/."""
     from dpbench.runner import RunConfig, default_models, run, run_summary
@@ -173,7 +174,10 @@ def run_command(model, checkpoint, suite, datasets, data_root, device, precision
         raise click.UsageError(f"--model is required for suite {suite!r} (only --suite sample has default models)")
     if run_id and len(models) > 1:
         raise click.UsageError("--run-id names one run: give --model too")
-    protocol = {"focal_mode": focal_mode, "resize": resize, "alignment": alignment, "aggregation": aggregation,
+    from dpbench.protocol import parse_focal_modes
+
+    focal_mode, focal_mode_overrides = parse_focal_modes(focal_modes)
+    protocol = {"focal_mode": focal_mode, "focal_mode_overrides": focal_mode_overrides or None, "resize": resize, "alignment": alignment, "aggregation": aggregation,
                 "depth_range": depth_range, "clip_predictions": clip_predictions, "boundary_valid": boundary_valid}
     sample_root = data_root / "sample" if data_root is not None and suite == "sample" else None
     statuses = []

@@ -9,7 +9,7 @@ is told in ``docs/ARCHITECTURE.md``; the scoring itself lives with the tasks (:m
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -55,6 +55,10 @@ class Protocol:
     boundary_valid: str
     relative_boundary_input: str
     alignment_defaults: Mapping[str, str] = field(default_factory=dict)
+    #: Per-dataset focal modes over ``focal_mode`` (``{"sunrgbd": "gt"}``; ``--focal-mode
+    #: sunrgbd=gt``), and why (printed with the protocol in reports).
+    focal_mode_overrides: Mapping[str, str] = field(default_factory=dict)
+    focal_mode_reason: str = ""
     #: The dataset's own [min, max] depth range (its protocol file), set by :meth:`for_dataset`
     #: when a dataset is scored; not an option (never recorded, never compared).
     dataset_depth_range: tuple[float | None, float | None] = field(default=(None, None), compare=False)
@@ -64,7 +68,8 @@ class Protocol:
         """A protocol from a mapping (suite defaults or a manifest record) plus overrides.
 
         Overrides that are None are ignored; unknown keys in ``options`` are ignored (a manifest
-        record carries derived keys); unknown override names raise ProtocolError.
+        record carries derived keys); unknown override names raise ProtocolError. Per-dataset
+        ``focal_mode_overrides`` given as an override are merged over those of ``options``.
         """
         names = {f.name for f in fields(cls)} - {"dataset_depth_range"}
         unknown = sorted(set(overrides) - names)
@@ -73,7 +78,11 @@ class Protocol:
         merged = {k: v for k, v in options.items() if k in names}
         if "alignment_requested" in options:  # a manifest record: "alignment" there is resolved
             merged["alignment"] = options["alignment_requested"]
+        per_dataset = {**dict(merged.get("focal_mode_overrides") or {}),
+                       **dict(overrides.get("focal_mode_overrides") or {})}
         merged.update({k: v for k, v in overrides.items() if v is not None})
+        merged["focal_mode_overrides"] = per_dataset
+        merged.setdefault("focal_mode_reason", "")
         missing = sorted(names - set(merged))
         if missing:
             raise ProtocolError(f"protocol option(s) missing: {', '.join(missing)}")
@@ -86,6 +95,8 @@ class Protocol:
     def check(self) -> None:
         """Validate every option (ProtocolError naming the option and the choices)."""
         _choice("focal_mode", self.focal_mode, FOCAL_MODES)
+        for dataset, mode in self.focal_mode_overrides.items():
+            _choice(f"focal_mode for {dataset}", mode, FOCAL_MODES)
         _choice("resize", self.resize, RESIZE_MODES)
         _choice("aggregation", self.aggregation, AGGREGATIONS)
         _choice("boundary_valid", self.boundary_valid, BOUNDARY_VALID_MODES)
@@ -112,11 +123,16 @@ class Protocol:
         data = asdict(self)
         del data["dataset_depth_range"]
         data["alignment_defaults"] = dict(self.alignment_defaults)
+        data["focal_mode_overrides"] = dict(self.focal_mode_overrides)
         if isinstance(self.depth_range, tuple):
             data["depth_range"] = list(self.depth_range)
         return data
 
     # derived values ------------------------------------------------------------------------
+    def focal_mode_for(self, dataset: str) -> str:
+        """The focal mode on ``dataset``: its per-dataset override, else ``focal_mode``."""
+        return self.focal_mode_overrides.get(dataset, self.focal_mode)
+
     def alignment_for(self, output_kind: str) -> str:
         """The alignment applied before the depth metrics for a model of ``output_kind``."""
         if self.alignment == "auto":
@@ -167,6 +183,25 @@ def _choice(option: str, value: Any, choices) -> None:
         raise ProtocolError(f"{option}: unknown value {value!r}; choose one of {', '.join(choices)}")
 
 
+def parse_focal_modes(values: Sequence[str]) -> tuple[str | None, dict[str, str]]:
+    """``--focal-mode`` values: ``MODE`` (every dataset) or ``DATASET=MODE`` (one dataset), any
+    number of each; returns (the global mode or None, {dataset: mode})."""
+    mode, per_dataset = None, {}
+    for value in values:
+        dataset, sep, chosen = value.partition("=")
+        if not sep:
+            dataset, chosen = "", value
+        chosen = chosen.strip()
+        if sep and not dataset.strip():
+            raise ProtocolError(f"--focal-mode {value!r}: expected MODE or DATASET=MODE")
+        _choice(f"focal_mode{' for ' + dataset.strip() if sep else ''}", chosen, FOCAL_MODES)
+        if sep:
+            per_dataset[dataset.strip()] = chosen
+        else:
+            mode = chosen
+    return mode, per_dataset
+
+
 def parse_depth_range(value: Any) -> str | tuple[float, float]:
     """``"dataset"``, ``"none"``, a pair ``[min, max]`` or the text ``"MIN:MAX"`` (metres)."""
     if isinstance(value, str):
@@ -201,5 +236,5 @@ def default_protocol(**overrides: Any) -> Protocol:
 
 __all__ = [
     "AGGREGATIONS", "BOUNDARY_VALID_MODES", "FOCAL_MODES", "RELATIVE_BOUNDARY_INPUTS", "RESIZE_MODES", "Protocol",
-    "ProtocolError", "default_protocol", "parse_depth_range",
+    "ProtocolError", "default_protocol", "parse_depth_range", "parse_focal_modes",
 ]

@@ -20,7 +20,7 @@ DEPTH_METRICS = ["delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rms
 
 
 def test_builtin_suite_names():
-    assert suite_names() == ["zeroshot", "boundary", "focal", "sample", "all"]
+    assert suite_names() == ["zeroshot", "zeroshot-evidence", "boundary", "focal", "sample", "all"]
 
 
 def test_zeroshot_is_table1():

@@ -308,7 +308,7 @@ class Evaluation:
         focals = []
         for item in batch:
             if any(get_task(t).uses_depth for t in tasks_of[item.index]):
-                focals.append(focal_for_model(item.sample, self.protocol.focal_mode))
+                focals.append(focal_for_model(item.sample, self.protocol.focal_mode_for(name)))
             else:
                 focals.append((None, "estimated"))
         start = time.perf_counter()
