@@ -3,6 +3,8 @@ model options in labels, random weights kept apart, rescored runs named."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from report_runs import boundary_row, dataset_entry, depth_row, manifest, write_run
 
@@ -84,3 +86,19 @@ def test_a_rescored_run_is_named_in_the_report(tmp_path):
     report = build_report([tmp_path / "orig-rescored"])
     assert report.sections[0].labels["orig-rescored"] == "depthpro (rescored from orig)"
     assert "depthpro (rescored from orig)" in render_report(report, "markdown")
+
+
+def test_paper_marks_an_entry_scored_on_a_subset(tmp_path):
+    folder = _run(tmp_path, "few", "depthpro", "metric_depth")
+    man = json.loads((folder / "manifest.json").read_text())
+    man["datasets"][0]["expected_samples"] = 228  # Booster in the paper; the run selected 1
+    (folder / "manifest.json").write_text(json.dumps(man))
+    with_paper = build_report([folder], paper=True)
+    row = next(r for r in _table(with_paper, "table1").rows if r.run_id == "few" and r.kind != DIFF)
+    assert row.cells[0].text == "100.0‡"
+    assert any("fewer samples than the paper's dataset" in note for note in _table(with_paper, "table1").notes)
+    diff = next(r for r in _table(with_paper, "table1").rows if r.kind == DIFF)
+    assert diff.cells[0].text.endswith("‡")
+    assert r"$^\ddagger$" in render_report(with_paper, "latex")
+    plain = build_report([folder])
+    assert next(r for r in _table(plain, "table1").rows).cells[0].text == "100.0"  # no paper, no mark

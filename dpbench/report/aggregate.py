@@ -58,7 +58,8 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
         entry = entries.get(name, {})
         part = rows[rows["dataset"] == name] if len(rows) else rows
         datasets[name] = {key: entry.get(key) for key in
-                          ("status", "reason", "split", "num_samples", "protocol_hash", "tasks")}
+                          ("status", "reason", "split", "num_samples", "expected_samples",
+                                              "protocol_hash", "tasks")}
         if part.empty:
             continue
         ok = part[part["status"] == "ok"]

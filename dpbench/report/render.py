@@ -196,7 +196,7 @@ _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "δ": r"$\delta$", "Δ": r"$\Delta$", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
-    "−": r"$-$", "†": r"$^\dagger$", "–": "--", "<": r"$<$", ">": r"$>$",
+    "−": r"$-$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "⊘": r"$\oslash$", "–": "--", "<": r"$<$", ">": r"$>$",
 }
 
 

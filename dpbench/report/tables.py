@@ -29,6 +29,8 @@ from dpbench.report.rank import DEFAULT_TIE_RULE, average_ranks
 from dpbench.tasks import TableSpec, list_tasks, metric_info
 
 RUN, REFERENCE, PAPER, DIFF = "run", "reference", "paper", "diff"
+#: With the paper's numbers: a run entry scored on fewer samples than the paper's dataset.
+SUBSET_MARK = "‡"
 #: A run with random-initialised weights: ranked and bolded only among its kind.
 UNTRAINED = "untrained"
 REFERENCE_MARK = "†"
@@ -179,11 +181,16 @@ class _TableBuilder:
                 theirs = _get(method.results, c.dataset, c.metric) if same_kind else None
                 delta = None if ours is None or theirs is None else ours - theirs
                 flagged = delta is not None and is_flagged(agg, c.dataset, c.metric)
-                cells.append(Cell(delta, _diff_text(c.metric, delta) + (FLAG if flagged else ""), flagged=flagged))
+                subset = delta is not None and _paper_subset(agg, c.dataset)
+                text = _diff_text(c.metric, delta) + (FLAG if flagged else "") + (SUBSET_MARK if subset else "")
+                cells.append(Cell(delta, text, flagged=flagged))
             table.rows.append(Row(f"Δ {self.labels[agg['run_id']]} − {method.method} (paper)", DIFF,
                                   cells, agg["run_id"]))
         if any(cell.flagged for row in table.rows for cell in row.cells):
             table.notes.append(coverage_note(self.failures))
+        if any(SUBSET_MARK in cell.text for row in table.rows for cell in row.cells):
+            table.notes.append(f"{SUBSET_MARK} scored on fewer samples than the paper's dataset (e.g. --limit, "
+                               "the sample suite, a partial download): not comparable with the paper's number.")
         _bold_best(table)
         return table
 
@@ -194,11 +201,22 @@ class _TableBuilder:
             cell.text += FLAG
             cell.flagged = True
             cell.excluded = self.failures != "worst"
+        if value is not None and self.paper_methods and _paper_subset(agg, column.dataset):
+            cell.text += SUBSET_MARK
         return cell
 
     @staticmethod
     def _cell(metric: str, value: float | None) -> Cell:
         return Cell(value, format_value(metric, value))
+
+
+def _paper_subset(agg: dict, dataset: str | None) -> bool:
+    """Whether the run selected fewer samples of ``dataset`` than the paper's (``expected_samples``
+    of its dataset spec)."""
+    facts = (agg.get("datasets") or {}).get(dataset) or {}
+    paper_count = facts.get("expected_samples")
+    selected = (agg["results"].get(dataset) or {}).get("num_expected")
+    return isinstance(paper_count, int) and isinstance(selected, int) and selected < paper_count
 
 
 def coverage_note(failures: str) -> str:
