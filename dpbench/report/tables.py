@@ -210,6 +210,11 @@ class _TableBuilder:
         return Cell(value, format_value(metric, value))
 
 
+def _bare(text: str) -> str:
+    """A printed value without its marks (coverage flag, subset mark)."""
+    return text.rstrip(FLAG + SUBSET_MARK)
+
+
 def _paper_subset(agg: dict, dataset: str | None) -> bool:
     """Whether the run selected fewer samples of ``dataset`` than the paper's (``expected_samples``
     of its dataset spec)."""
@@ -251,7 +256,7 @@ def _bold_best(table: Table, column_indices: list[int] | None = None) -> None:
             continue
         best = (max if higher else min)(cells, key=lambda cell: cell.value)
         for cell in cells:  # ties at the printed precision are all bold, as in a printed table
-            cell.bold = cell.text == best.text
+            cell.bold = _bare(cell.text) == _bare(best.text)
 
 
 def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, float | None]:
