@@ -185,11 +185,16 @@ def tolerance_for(dataset: str, metric: str, reference: bool,
 
 # --- comparison ---------------------------------------------------------------------------
 
+#: Protocol options newer than some baselines, and the value their absence means.
+_ABSENT_MEANS = {"focal_mode_overrides": {}, "focal_mode_reason": ""}
+
+
 def _protocol_problems(baseline: Mapping, run: Mapping) -> list[str]:
     base, ours = baseline.get("protocol") or {}, run.get("protocol") or {}
     problems = []
     for key in sorted(set(base) | set(ours)):
-        if base.get(key) != ours.get(key):
+        absent = _ABSENT_MEANS.get(key)
+        if base.get(key, absent) != ours.get(key, absent):
             problems.append(f"protocol option {key!r} differs: baseline {base.get(key)!r}, run {ours.get(key)!r}")
     return problems
 

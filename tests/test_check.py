@@ -275,3 +275,14 @@ def test_the_ci_example_uses_existing_commands_and_options():
         context = command.make_context(args[0], list(args[1:]))  # click.UsageError on a bad option
         if args[0] == "check":
             parse_max_drop(context.params["max_drop"])  # the tolerances given parse too
+
+
+def test_protocol_options_newer_than_the_baseline_compare_at_their_defaults():
+    from dpbench.check import _protocol_problems
+
+    old = {"protocol": {"focal_mode": "estimated"}}
+    assert _protocol_problems(old, {"protocol": {"focal_mode": "estimated", "focal_mode_overrides": {},
+                                                 "focal_mode_reason": ""}}) == []
+    changed = _protocol_problems(old, {"protocol": {"focal_mode": "estimated",
+                                                    "focal_mode_overrides": {"sunrgbd": "gt"}}})
+    assert len(changed) == 1 and "focal_mode_overrides" in changed[0]
