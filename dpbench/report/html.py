@@ -85,6 +85,11 @@ def render_html(report: Report, plots: Sequence[Plot] = (), notes: Sequence[str]
         if section_plots:
             out.append("<h3>Figures</h3>")
             out += [plot_html(plot) for plot in section_plots]
+    if report.runtime is not None:  # speed runs (dpbench.report.runtime)
+        table = report.runtime.table
+        out += ["<h2>Speed</h2>", f"<h3>{escape(table.title)}</h3>", table_html(table)]
+        out += [f'<p class="note">{escape(note)}</p>' for note in table.notes]
+        out += [plot_html(plot) for plot in plots if plot.suite == "speed"]
     every_note = [*report.notes, *notes]
     if every_note:
         out.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in every_note)

@@ -124,6 +124,12 @@ def render_markdown(report: Report, plot_links: Mapping[str, Sequence[tuple[str,
                 out.append("")
         for title, path in (plot_links or {}).get(section.suite, []):
             out += [f"![{title}]({path})", ""]
+    if report.runtime is not None:  # speed runs (dpbench.report.runtime)
+        table = report.runtime.table
+        out += ["## Speed", "", f"### {table.title}", "", markdown_table(table), ""]
+        out += [f"_{note}_" for note in table.notes] + [""]
+        for title, path in (plot_links or {}).get("speed", []):
+            out += [f"![{title}]({path})", ""]
     if report.notes:
         out += ["## Notes", ""] + [f"- {note}" for note in report.notes]
     return "\n".join(out).rstrip() + "\n"
@@ -181,6 +187,10 @@ def render_csv(report: Report) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_records(report))
+    if report.runtime is not None:
+        from dpbench.report.runtime import runtime_csv_records
+
+        writer.writerows(runtime_csv_records(report.runtime))
     return buffer.getvalue()
 
 
@@ -190,7 +200,7 @@ _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "δ": r"$\delta$", "Δ": r"$\Delta$", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
-    "−": r"$-$", "†": r"$^\dagger$", "–": "--", "<": r"$<$", ">": r"$>$",
+    "−": r"$-$", "×": r"$\times$", "†": r"$^\dagger$", "–": "--", "<": r"$<$", ">": r"$>$",
 }
 
 
@@ -226,6 +236,8 @@ def render_latex(report: Report) -> str:
                    + (f"; differing between runs: {', '.join(varying)}" if varying else ""))
         for table in section.tables:
             out += [latex_table(table, section.suite), ""]
+    if report.runtime is not None:
+        out += ["% speed runs", latex_table(report.runtime.table, "speed"), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
