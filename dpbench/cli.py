@@ -263,19 +263,28 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="Where to find the datasets for the qualitative grid if they moved since the run.")
 @click.option("--ties", type=click.Choice(TIE_RULES), default="max", show_default=True,
               help="Tie rule of the average rank (max: a tied group shares its worst position).")
+@click.option("--scatter-metric", default="am2k:boundary_recall", show_default=True, metavar="DATASET:METRIC",
+              help="With speed runs: the accuracy metric of the Fig. 2-style scatter against latency.")
+@click.option("--scatter-size", default="hd", show_default=True, metavar="SIZE",
+              help="With speed runs: the input size whose latency is the scatter's x axis (vga, hd, 4k, WxH).")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
-                   qualitative, data_root, ties) -> None:
+                   qualitative, data_root, ties, scatter_metric, scatter_size) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
     from dpbench.report import build_report, collect_runs, render_report
     from dpbench.report.figures import report_plots, write_plots
+    from dpbench.report.runtime import parse_scatter_metric
+    from dpbench.speed.sizes import parse_size
 
+    parse_scatter_metric(scatter_metric)  # a bad value fails before any work
+    parse_size(scatter_size)
     stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
-        plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root)
+        plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,
+                                    scatter_metric=scatter_metric, scatter_size=scatter_size)
     links = {}
     if plots_dir is not None:
         paths = write_plots(plots, plots_dir)

@@ -12,9 +12,12 @@ import math
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from report_runs import standard_run
 
+from dpbench.cli import cli
 from dpbench.report import build_report, render_report
+from dpbench.report.figures import report_plots
 from dpbench.report.plots import figure_png
 from dpbench.report.runtime import (
     FRONT_COLOUR,
@@ -211,9 +214,48 @@ def test_scatter_figure_content(tmp_path):
     assert abs((c10 - c5) - (c20 - c10)) <= 1
 
 
+def test_scatter_in_html_and_plots(tmp_path):
+    rng = np.random.default_rng(0)
+    standard_run(tmp_path, "acc", model="depthpro", rng=rng, recall=0.4)
+    speed_run(tmp_path, "spd")
+    report = build_report([tmp_path / "acc", tmp_path / "spd"])
+    plots, notes = report_plots(report, qualitative=0)
+    scatter = [p for p in plots if p.suite == "speed"]
+    assert len(scatter) == 1 and scatter[0].name == "speed_scatter_am2k_boundary_recall_hd"
+    assert scatter[0].png.startswith(b"\x89PNG")
+    html = render_report(report, "html", plots=plots, notes=notes)
+    speed_part = html[html.index("<h2>Speed</h2>"):]
+    assert '<img alt="am2k boundary_recall against latency at hd (Fig. 2 style)"' in speed_part
+    # a size no speed run measured: no figure, and a note
+    plots, notes = report_plots(report, qualitative=0, scatter_size="4k")
+    assert not [p for p in plots if p.suite == "speed"]
+    assert any("latency at 4k" in n for n in notes)
+
+
 def test_scatter_metric_must_be_dataset_colon_metric():
     assert parse_scatter_metric("am2k:boundary_recall") == ("am2k", "boundary_recall")
     with pytest.raises(ScatterError, match="DATASET:METRIC"):
         parse_scatter_metric("boundary_recall")
     with pytest.raises(ScatterError, match="unknown metric 'nope'"):
         parse_scatter_metric("am2k:nope")
+
+
+def invoke(args):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def test_cli_report_with_speed_runs_and_bad_scatter_options(tmp_path):
+    rng = np.random.default_rng(0)
+    standard_run(tmp_path, "acc", model="depthpro", rng=rng, recall=0.4)
+    speed_run(tmp_path, "spd")
+    plots = tmp_path / "plots"
+    result = invoke(["report", str(tmp_path / "acc"), str(tmp_path / "spd"), "--plots", str(plots),
+                     "--qualitative", "0", "--out", str(tmp_path / "r.md")])
+    assert result.exit_code == 0, result.output
+    assert (plots / "speed_scatter_am2k_boundary_recall_hd.png").is_file()
+    text = (tmp_path / "r.md").read_text()
+    assert "![am2k boundary_recall against latency at hd (Fig. 2 style)](plots/speed_scatter" in text
+    for bad, message in ((["--scatter-metric", "recall"], "DATASET:METRIC"), (["--scatter-size", "huge"], "unknown size")):
+        result = invoke(["report", str(tmp_path / "spd"), *bad])
+        assert result.exit_code == 2
+        assert len(result.output.strip().splitlines()) == 1 and message in result.output
