@@ -259,3 +259,51 @@ def test_cli_report_with_speed_runs_and_bad_scatter_options(tmp_path):
         result = invoke(["report", str(tmp_path / "spd"), *bad])
         assert result.exit_code == 2
         assert len(result.output.strip().splitlines()) == 1 and message in result.output
+
+
+# --- dpbench check on speed runs ----------------------------------------------------------------
+
+def _pair(tmp_path, candidate_ms, baseline_ms, baseline_env=None):
+    runs = tmp_path / "runs"
+    speed_run(runs, "new", model="new", ms=candidate_ms, speed_extra={"baseline_run": "new.baseline"})
+    speed_run(runs, "new.baseline", model="old", ms=baseline_ms, env=baseline_env,
+              speed_extra={"role": "baseline", "candidate_run": "new"})
+    return runs
+
+
+def test_check_dispatches_speed_runs_to_the_speed_gate(tmp_path):
+    runs = _pair(tmp_path, {"vga": 11.0, "hd": 30.0}, {"vga": 10.0, "hd": 20.0})
+    # no --against: the baseline measured with it; hd 30/20 = 1.5 > 1.1
+    result = invoke(["check", "new", "--runs-dir", str(runs)])
+    assert result.exit_code == 1, result.output
+    assert "hd: SLOWER  candidate 30.0 ms/image, baseline 20.0 ms/image, ratio 1.500 (limit 1.100)" in result.output
+    assert "vga: ok  candidate 11.0 ms/image, baseline 10.0 ms/image, ratio 1.100 (limit 1.100)" in result.output
+    # --tolerance 60%: 1.5 <= 1.6 passes; as a fraction too; --against by run id and by folder
+    assert invoke(["check", "new", "--runs-dir", str(runs), "--tolerance", "60%"]).exit_code == 0
+    assert invoke(["check", str(runs / "new"), "--against", "new.baseline", "--runs-dir", str(runs),
+                   "--tolerance", "0.6"]).exit_code == 0
+    assert invoke(["check", str(runs / "new"), "--against", str(runs / "new.baseline"),
+                   "--tolerance", "0.49"]).exit_code == 1
+    # the baseline checked against the candidate is faster: pass
+    assert invoke(["check", "new.baseline", "--against", "new", "--runs-dir", str(runs)]).exit_code == 0
+
+
+def test_check_speed_not_comparable_and_bad_tolerance(tmp_path):
+    runs = _pair(tmp_path, {"vga": 10.0}, {"vga": 10.0}, baseline_env={**ENV, "device_name": "Other CPU"})
+    result = invoke(["check", "new", "--runs-dir", str(runs)])
+    assert result.exit_code == 2
+    assert "not comparable: different device name: 'Test CPU' vs 'Other CPU'" in result.output
+    speed_run(runs, "alone", ms={"vga": 10.0})
+    result = invoke(["check", "alone", "--runs-dir", str(runs)])
+    assert result.exit_code == 2 and "has no baseline run" in result.output
+    result = invoke(["check", "alone", "--runs-dir", str(runs), "--tolerance", "fast"])
+    assert result.exit_code == 2 and result.output.strip() == \
+        "error: --tolerance 'fast': expected a fraction (0.1) or a percentage (10%)"
+    result = invoke(["check", "alone", "--runs-dir", str(runs), "--tolerance", "-5%"])
+    assert result.exit_code == 2 and "must be a finite amount >= 0" in result.output
+
+
+def test_check_of_an_accuracy_run_still_needs_against(tmp_path):
+    standard_run(tmp_path, "acc", model="depthpro", rng=np.random.default_rng(0))
+    result = invoke(["check", str(tmp_path / "acc")])
+    assert result.exit_code == 2 and "--against is required" in result.output
