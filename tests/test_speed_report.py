@@ -100,7 +100,7 @@ def test_runtime_table_replaces_the_speed_suite_and_shows_each_size(tmp_path):
     assert "ms hd (1920×1080)" in text and "ms 4k (3840×2160)" in text
     # params, GFLOPs, GMACs, native (W×H), vga, hd, 4k, peak (max over sizes), device, precision
     assert md_row(text, "fast-model") == ["2.5M", "3", "2", "512×384", "12.5", "30.2", "OOM", "80",
-                                         "Test CPU", "fp32"]
+                                         "Test CPU", "fp32", "fast"]
 
 
 def test_paper_row_and_ratios_beside_the_matching_model(tmp_path):
@@ -141,6 +141,15 @@ def test_accuracy_and_speed_runs_in_one_report(tmp_path):
     assert [s.suite for s in report.sections] == ["sample"]
     assert [e.run_id for e in report.runtime.entries] == ["spd"]
     assert [r["run_id"] for r in json.loads(render_report(report, "json"))["runs"]] == ["acc"]
+
+
+def test_a_speed_run_sharing_an_accuracy_run_id_is_kept_apart(tmp_path):
+    standard_run(tmp_path / "a", "same", model="depthpro", rng=np.random.default_rng(0))
+    speed_run(tmp_path / "b", "same")
+    report = build_report([tmp_path / "a" / "same", tmp_path / "b" / "same"])
+    key = f"same@{tmp_path / 'b' / 'same'}"
+    assert set(report.stores) == {"same", key}
+    assert report.stores["same"].manifest.get("kind") is None and report.runtime.entries[0].run_id == key
 
 
 # --- the scatter ------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def build_report(
                 for group in group_by_suite(aggregates).values()]
     notes = [f"--paper: suite {s.suite!r} does not evaluate the paper's datasets with its protocol, "
              "so no published numbers are shown for it" for s in sections if paper and not s.paper]
+    speed = {f"{key}@{store.path}" if key in stores else key: store for key, store in speed.items()}
     runtime = build_runtime_section(speed, paper=paper)
     if runtime is not None:
         notes += runtime.notes

@@ -231,7 +231,8 @@ def build_runtime_section(stores: Mapping[str, RunStore], *, paper: bool = False
     columns = [Column("Params", "params"), Column("GFLOPs @HD", "gflops_hd"), Column("GMACs @HD", "gmacs_hd"),
                Column("Native", "native")]
     columns += [Column(_size_header(s, pixels), "ms", s) for s in sizes]
-    columns += [Column("Peak MiB", "peak_mem_mb"), Column("Device", "device"), Column("Precision", "precision")]
+    columns += [Column("Peak MiB", "peak_mem_mb"), Column("Device", "device"), Column("Precision", "precision"),
+                Column("Run", "run_id")]
     table = Table("runtime", "Runtime (Table 5 style): milliseconds per image, median", columns)
     notes = []
     for entry in entries:
@@ -242,7 +243,8 @@ def build_runtime_section(stores: Mapping[str, RunStore], *, paper: bool = False
             state = entry.status.get(size)
             cells.append(Cell(entry.ms.get(size), _num(entry.ms[size], 1)) if state == "ok"
                          else Cell(None, state or "-"))
-        cells += [Cell(entry.peak_mb, _num(entry.peak_mb, 0)), Cell(None, entry.device), Cell(None, entry.precision)]
+        cells += [Cell(entry.peak_mb, _num(entry.peak_mb, 0)), Cell(None, entry.device), Cell(None, entry.precision),
+                  Cell(None, entry.run_id)]
         table.rows.append(Row(entry.label, RUN, cells, entry.run_id))
         if not paper:
             continue
@@ -261,8 +263,8 @@ def build_runtime_section(stores: Mapping[str, RunStore], *, paper: bool = False
             theirs = published.ms.get(size)
             paper_cells.append(Cell(theirs, _num(theirs, 1)))
             ratio_cells.append(_ratio(entry.ms.get(size), theirs))
-        paper_cells += [Cell(None, "-"), Cell(None, "V100 (paper)"), Cell(None, "-")]
-        ratio_cells += [Cell(None, "-")] * 3
+        paper_cells += [Cell(None, "-"), Cell(None, "V100 (paper)"), Cell(None, "-"), Cell(None, "-")]
+        ratio_cells += [Cell(None, "-")] * 4
         table.rows.append(Row(f"{published.method} (paper)", PAPER, paper_cells, method=published.method))
         table.rows.append(Row(f"{entry.label} / {published.method} (paper)", DIFF, ratio_cells, entry.run_id,
                               method=published.method))
