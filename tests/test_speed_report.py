@@ -139,6 +139,7 @@ def test_accuracy_and_speed_runs_in_one_report(tmp_path):
     speed_run(tmp_path, "spd")
     report = build_report([tmp_path / "acc", tmp_path / "spd"])
     assert [s.suite for s in report.sections] == ["sample"]
+    assert "from 2 run(s)." in render_report(report, "markdown") and "from 2 run(s)." in render_report(report, "html")
     assert [e.run_id for e in report.runtime.entries] == ["spd"]
     assert [r["run_id"] for r in json.loads(render_report(report, "json"))["runs"]] == ["acc"]
 

@@ -64,7 +64,7 @@ def render_html(report: Report, plots: Sequence[Plot] = (), notes: Sequence[str]
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>dpbench report</title>", f"<style>{_STYLE}</style></head><body>",
            "<h1>dpbench report</h1>",
-           f"<p>Generated {escape(report.generated)} from {len(report.aggregates)} run(s).</p>",
+           f"<p>Generated {escape(report.generated)} from {len(report.stores)} run(s).</p>",
            f'<p class="note">{escape(LEGEND)}</p>']
     for section in report.sections:
         out.append(f"<h2>Suite <code>{escape(section.suite)}</code></h2>")

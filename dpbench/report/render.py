@@ -107,7 +107,7 @@ def markdown_table(table: Table) -> str:
 def render_markdown(report: Report, plot_links: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> str:
     """The report as Markdown; ``plot_links`` maps a suite to (title, path) images to link."""
     out = ["# dpbench report", "",
-           f"Generated {report.generated} from {len(report.aggregates)} run(s). {LEGEND}", ""]
+           f"Generated {report.generated} from {len(report.stores)} run(s). {LEGEND}", ""]
     for section in report.sections:
         out += [f"## Suite `{section.suite}`", ""]
         common, _ = protocol_split(section)
