@@ -298,6 +298,37 @@ def check_run(
     return compare_aggregates(aggregate_run(store, aggregation), baseline, overrides)
 
 
+# --- speed runs ---------------------------------------------------------------------------
+
+def is_speed_manifest(manifest: Mapping) -> bool:
+    """Whether a run is a ``dpbench speed`` measurement (checked by :func:`check_speed_run`)."""
+    return manifest.get("kind") == "speed"
+
+
+def parse_speed_tolerance(text: str | float) -> float:
+    """``"10%"`` or ``"0.1"`` -> 0.1; CheckError for anything else or a negative value."""
+    raw = str(text).strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw[:-1] if percent else raw)
+    except ValueError:
+        raise CheckError(f"--tolerance {raw!r}: expected a fraction (0.1) or a percentage (10%)") from None
+    value = value / 100.0 if percent else value
+    if not math.isfinite(value) or value < 0:
+        raise CheckError(f"--tolerance {raw!r}: must be a finite amount >= 0")
+    return value
+
+
+def check_speed_run(store: RunStore, against: str | os.PathLike | None, tolerance: str | float,
+                    runs_dir: str | os.PathLike | None = None) -> tuple[int, list[str]]:
+    """Check a speed run against a baseline speed run (a folder or a run id in ``runs_dir``; None:
+    the baseline measured in the same job); ``(exit code, lines)`` of
+    :func:`dpbench.speed.check.check_speed` (0 pass, 1 slower, 2 not comparable)."""
+    from dpbench.speed.check import check_speed
+
+    return check_speed(store, against, parse_speed_tolerance(tolerance), runs_dir=runs_dir)
+
+
 # --- printing -----------------------------------------------------------------------------
 
 def _shown(metric: str, value: float | None, signed: bool = False, tolerance: bool = False) -> str:

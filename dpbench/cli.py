@@ -270,19 +270,28 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
 @click.option("--failures", type=click.Choice(FAILURE_MODES), default=DEFAULT_FAILURE_MODE, show_default=True,
               help="Entries below full coverage: exclude = flagged, not bolded or ranked; "
                    "worst = unscored samples scored at the worst value, then ranked.")
+@click.option("--scatter-metric", default="am2k:boundary_recall", show_default=True, metavar="DATASET:METRIC",
+              help="With speed runs: the accuracy metric of the Fig. 2-style scatter against latency.")
+@click.option("--scatter-size", default="hd", show_default=True, metavar="SIZE",
+              help="With speed runs: the input size whose latency is the scatter's x axis (vga, hd, 4k, WxH).")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
-                   qualitative, data_root, ties, failures) -> None:
+                   qualitative, data_root, ties, failures, scatter_metric, scatter_size) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
     from dpbench.report import build_report, collect_runs, render_report
     from dpbench.report.figures import report_plots, write_plots
+    from dpbench.report.runtime import parse_scatter_metric
+    from dpbench.speed.sizes import parse_size
 
+    parse_scatter_metric(scatter_metric)  # a bad value fails before any work
+    parse_size(scatter_size)
     stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
-        plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root)
+        plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,
+                                    scatter_metric=scatter_metric, scatter_size=scatter_size)
     links = {}
     if plots_dir is not None:
         paths = write_plots(plots, plots_dir)
@@ -305,21 +314,37 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
 
 @cli.command("check")
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--against", "baseline", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Baseline made by `dpbench report --format json`.")
+@click.option("--against", "baseline", default=None, type=click.Path(path_type=Path),
+              help="Baseline made by `dpbench report --format json`; for a speed run, the baseline speed "
+                   "run (folder or run id; default: the baseline measured with it, --baseline-model).")
 @click.option("--max-drop", multiple=True, metavar="[DATASET:]METRIC=VALUE",
               help="Tolerance override, absolute in stored units ('%' suffix: percentage points); "
                    "repeatable; METRIC '*' sets every metric.")
 @click.option("--baseline-run", default=None, help="Run id to compare with when the baseline holds several.")
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Where a RUN given as a run id is looked up.")
+@click.option("--tolerance", default="10%", show_default=True, metavar="FRACTION|N%",
+              help="Speed runs only: how much slower than the baseline the candidate may be.")
 @click.pass_context
-def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir) -> None:
-    """Compare RUN with a baseline; exit 0 pass, 1 regression, 2 not comparable."""
-    from dpbench.check import check_run, format_check
+def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir, tolerance) -> None:
+    """Compare RUN with a baseline; exit 0 pass, 1 regression (slower, for a speed run), 2 not comparable."""
+    from dpbench.check import (
+        CheckError,
+        check_run,
+        check_speed_run,
+        format_check,
+        is_speed_manifest,
+    )
     from dpbench.report.select import open_run
 
-    result = check_run(open_run(run, runs_dir), baseline, max_drop=max_drop, baseline_run=baseline_run)
+    store = open_run(run, runs_dir)
+    if is_speed_manifest(store.manifest):
+        code, lines = check_speed_run(store, baseline, tolerance, runs_dir)
+        click.echo("\n".join(lines))
+        ctx.exit(code)
+    if baseline is None:
+        raise CheckError("--against is required for an accuracy run (a `dpbench report --format json` file)")
+    result = check_run(store, baseline, max_drop=max_drop, baseline_run=baseline_run)
     click.echo(format_check(result))
     ctx.exit(result.exit_code)
 

@@ -12,6 +12,7 @@ import pandas as pd
 from dpbench.report.aggregate import aggregate_rows, open_store
 from dpbench.report.coverage import DEFAULT_FAILURE_MODE, check_failure_mode, worst_values
 from dpbench.report.rank import DEFAULT_TIE_RULE, TIE_RULES
+from dpbench.report.runtime import RuntimeSection, build_runtime_section, is_speed_run, runtime_json
 from dpbench.report.tables import SuiteSection, build_suite_section, group_by_suite
 from dpbench.store import RunStore
 
@@ -31,6 +32,7 @@ class Report:
     ties: str = DEFAULT_TIE_RULE
     failures: str = DEFAULT_FAILURE_MODE
     notes: list[str] = field(default_factory=list)  # things the reader should know (shown by every format)
+    runtime: RuntimeSection | None = None  # the speed runs' Table 5-style table (dpbench.report.runtime)
 
 
 def utc_now() -> str:
@@ -57,7 +59,11 @@ def build_report(
     stores: dict[str, RunStore] = {}
     rows: dict[str, pd.DataFrame] = {}
     aggregates = []
+    speed: dict[str, RunStore] = {}
     for store in map(open_store, runs):
+        if is_speed_run(store):  # no per-sample scores: the runtime table, not the suite tables
+            speed[f"{store.run_id}@{store.path}" if store.run_id in speed else store.run_id] = store
+            continue
         frame = store.rows()
         agg = aggregate_rows(frame, store.manifest, aggregation, status=store.status)
         if agg["run_id"] in stores:  # two folders holding the same run id: keep them apart
@@ -70,8 +76,13 @@ def build_report(
                 for group in group_by_suite(aggregates).values()]
     notes = [f"--paper: suite {s.suite!r} does not evaluate the paper's datasets with its protocol, "
              "so no published numbers are shown for it" for s in sections if paper and not s.paper]
+    speed = {f"{key}@{store.path}" if key in stores else key: store for key, store in speed.items()}
+    runtime = build_runtime_section(speed, paper=paper)
+    if runtime is not None:
+        notes += runtime.notes
+        stores.update(speed)
     return Report(utc_now(), stores, rows, aggregates, sections, paper=paper, ties=ties, failures=failures,
-                  notes=notes)
+                  notes=notes, runtime=runtime)
 
 
 def _scored_at_worst(aggregates: list[dict], stores: dict[str, RunStore], rows: dict[str, pd.DataFrame],
@@ -98,5 +109,8 @@ def report_json(report: Report) -> dict:
     ranks = {run_id: rank for section in report.sections for run_id, rank in section.ranks.items()}
     runs = [{**agg, "avg_rank_delta1": ranks.get(agg["run_id"]),
              "rank_pool": "references" if agg["reference"] else "models"} for agg in report.aggregates]
-    return {"format": REPORT_FORMAT, "generated": report.generated, "tie_rule": report.ties,
-            "failures": report.failures, "runs": runs}
+    document = {"format": REPORT_FORMAT, "generated": report.generated, "tie_rule": report.ties,
+                "failures": report.failures, "runs": runs}
+    if report.runtime is not None:
+        document["runtime"] = runtime_json(report.runtime)
+    return document

@@ -8,15 +8,18 @@ from pathlib import Path
 from dpbench.report.document import Report
 from dpbench.report.plots import Plot, bar_plots, boundary_threshold_plots, focal_cdf_plot
 from dpbench.report.qualitative import qualitative_plot
+from dpbench.report.runtime import DEFAULT_SCATTER_METRIC, DEFAULT_SCATTER_SIZE, scatter_plot
 
 
 def report_plots(
     report: Report, *, qualitative: int = 4, data_root: str | os.PathLike | None = None,
+    scatter_metric: str = DEFAULT_SCATTER_METRIC, scatter_size: str = DEFAULT_SCATTER_SIZE,
 ) -> tuple[list[Plot], list[str]]:
     """Every figure of the report, suite by suite, and notes on figures that could not be drawn.
 
     ``qualitative`` is the number of samples in each run's qualitative grid (0: no grid);
-    ``data_root`` re-locates the datasets of runs made on another machine.
+    ``data_root`` re-locates the datasets of runs made on another machine; with speed runs,
+    ``scatter_metric`` (DATASET:METRIC) against the latency at ``scatter_size`` is drawn (Fig. 2).
     """
     plots: list[Plot] = []
     notes: list[str] = []
@@ -33,6 +36,10 @@ def report_plots(
                 notes += why
                 if plot is not None:
                     plots.append(plot)
+    if report.runtime is not None:
+        scatter, why = scatter_plot(report, scatter_metric, scatter_size)
+        plots += [scatter] if scatter is not None else []
+        notes += [why] if why else []
     return plots, notes
 
 

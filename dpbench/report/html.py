@@ -64,7 +64,7 @@ def render_html(report: Report, plots: Sequence[Plot] = (), notes: Sequence[str]
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>dpbench report</title>", f"<style>{_STYLE}</style></head><body>",
            "<h1>dpbench report</h1>",
-           f"<p>Generated {escape(report.generated)} from {len(report.aggregates)} run(s).</p>",
+           f"<p>Generated {escape(report.generated)} from {len(report.stores)} run(s).</p>",
            f'<p class="note">{escape(LEGEND)}</p>']
     for section in report.sections:
         out.append(f"<h2>Suite <code>{escape(section.suite)}</code></h2>")
@@ -85,6 +85,11 @@ def render_html(report: Report, plots: Sequence[Plot] = (), notes: Sequence[str]
         if section_plots:
             out.append("<h3>Figures</h3>")
             out += [plot_html(plot) for plot in section_plots]
+    if report.runtime is not None:  # speed runs (dpbench.report.runtime)
+        table = report.runtime.table
+        out += ["<h2>Speed</h2>", f"<h3>{escape(table.title)}</h3>", table_html(table)]
+        out += [f'<p class="note">{escape(note)}</p>' for note in table.notes]
+        out += [plot_html(plot) for plot in plots if plot.suite == "speed"]
     every_note = [*report.notes, *notes]
     if every_note:
         out.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in every_note)

@@ -113,7 +113,7 @@ def markdown_table(table: Table) -> str:
 def render_markdown(report: Report, plot_links: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> str:
     """The report as Markdown; ``plot_links`` maps a suite to (title, path) images to link."""
     out = ["# dpbench report", "",
-           f"Generated {report.generated} from {len(report.aggregates)} run(s). {LEGEND}", ""]
+           f"Generated {report.generated} from {len(report.stores)} run(s). {LEGEND}", ""]
     for section in report.sections:
         out += [f"## Suite `{section.suite}`", ""]
         common, _ = protocol_split(section)
@@ -129,6 +129,12 @@ def render_markdown(report: Report, plot_links: Mapping[str, Sequence[tuple[str,
             if table.notes:
                 out.append("")
         for title, path in (plot_links or {}).get(section.suite, []):
+            out += [f"![{title}]({path})", ""]
+    if report.runtime is not None:  # speed runs (dpbench.report.runtime)
+        table = report.runtime.table
+        out += ["## Speed", "", f"### {table.title}", "", markdown_table(table), ""]
+        out += [f"_{note}_" for note in table.notes] + [""]
+        for title, path in (plot_links or {}).get("speed", []):
             out += [f"![{title}]({path})", ""]
     if report.notes:
         out += ["## Notes", ""] + [f"- {note}" for note in report.notes]
@@ -187,6 +193,10 @@ def render_csv(report: Report) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_records(report))
+    if report.runtime is not None:
+        from dpbench.report.runtime import runtime_csv_records
+
+        writer.writerows(runtime_csv_records(report.runtime))
     return buffer.getvalue()
 
 
@@ -196,7 +206,8 @@ _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "δ": r"$\delta$", "Δ": r"$\Delta$", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
-    "−": r"$-$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "⊘": r"$\oslash$", "–": "--", "<": r"$<$", ">": r"$>$",
+    "−": r"$-$", "×": r"$\times$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "⊘": r"$\oslash$", "–": "--",
+    "<": r"$<$", ">": r"$>$",
 }
 
 
@@ -232,6 +243,8 @@ def render_latex(report: Report) -> str:
                    + (f"; differing between runs: {', '.join(varying)}" if varying else ""))
         for table in section.tables:
             out += [latex_table(table, section.suite), ""]
+    if report.runtime is not None:
+        out += ["% speed runs", latex_table(report.runtime.table, "speed"), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
