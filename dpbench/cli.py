@@ -263,8 +263,12 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="Where to find the datasets for the qualitative grid if they moved since the run.")
 @click.option("--ties", type=click.Choice(TIE_RULES), default="max", show_default=True,
               help="Tie rule of the average rank (max: a tied group shares its worst position).")
+@click.option("--by-range", is_flag=True,
+              help="Instead: depth metrics per ground-truth depth bin (Table 10 style; markdown/csv/json).")
+@click.option("--by-range-metric", "by_range_metrics", multiple=True, default=("delta1",), show_default=True,
+              help="Metric of the metric_depth task printed by --by-range (repeatable).")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
-                   qualitative, data_root, ties) -> None:
+                   qualitative, data_root, ties, by_range, by_range_metrics) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
@@ -272,6 +276,11 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
     from dpbench.report.figures import report_plots, write_plots
 
     stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
+    if by_range:
+        from dpbench.report.by_range import by_range_report
+
+        by_range_report(stores, fmt, by_range_metrics, aggregation, out)
+        return
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
