@@ -77,7 +77,7 @@ class PointCloudTask(Task):
         "pc_f": "F-score of precision (pred→GT distance < t) and recall (GT→pred < t), a fraction",
         "pc_iou": "P·R/(P + R − P·R) (Spencer et al.), a fraction",
     }
-    title = "Point clouds (Table 4 style)"
+    title = "Point clouds on {dataset} (Table 4 style: PC-CD, PC-F, PC-IoU)"
     summary = ("pc_cd", "pc_f")
 
     def score(self, sample: Sample, prediction: Prediction, protocol: Protocol) -> dict[str, float]:
@@ -100,5 +100,5 @@ class PointCloudTask(Task):
         return row
 
     def tables(self) -> list[TableSpec]:
-        # Same key and layout as metric_depth's Table 4 tables: the columns are appended to them.
-        return [TableSpec("table4", self.title, tuple(self.metrics), layout="per_dataset")]
+        # One table per dataset beside metric_depth's Table 4 tables (their column set stays as is).
+        return [TableSpec("table4_pointcloud", self.title, tuple(self.metrics), layout="per_dataset")]
