@@ -79,6 +79,9 @@ class Protocol:
         if "alignment_requested" in options:  # a manifest record: "alignment" there is resolved
             merged["alignment"] = options["alignment_requested"]
         merged.update({k: v for k, v in overrides.items() if v is not None})
+        for f in fields(cls):  # options added later (older manifests lack them): the field default
+            if f.name in _ADDED_LATER and f.name not in merged:
+                merged[f.name] = f.default
         missing = sorted(names - set(merged))
         if missing:
             raise ProtocolError(f"protocol option(s) missing: {', '.join(missing)}")
@@ -203,6 +206,11 @@ def parse_depth_range(value: Any) -> str | tuple[float, float]:
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
         raise ProtocolError(f"depth_range: need 0 <= min < max, got [{lo}, {hi}]")
     return (lo, hi)
+
+
+#: Options newer than the first runs; a manifest without one takes the dataclass default (the
+#: same value as datasets/suites.toml; the metrics they drive were not computed in those runs).
+_ADDED_LATER = ("pointcloud_cd_squared", "pointcloud_align", "pointcloud_threshold", "depth_bins")
 
 
 def _float_tuple(option: str, value: Any) -> tuple[float, ...]:

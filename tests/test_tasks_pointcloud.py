@@ -119,3 +119,12 @@ def test_protocol_options_are_validated():
         default_protocol(depth_bins=[0, 2, 1])
     assert default_protocol(depth_bins=[0, 5]).depth_bin_edges == (0.0, 5.0, float("inf"))
     assert protocol.replace() == protocol  # survives the manifest round trip
+
+
+def test_a_manifest_without_the_new_options_still_makes_a_protocol():
+    from dpbench.protocol import Protocol
+
+    old = default_protocol().as_options()
+    for key in ("pointcloud_cd_squared", "pointcloud_align", "pointcloud_threshold", "depth_bins"):
+        del old[key]
+    assert Protocol.from_options(old) == default_protocol()  # e.g. `dpbench rescore` of an older run
