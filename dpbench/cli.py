@@ -274,8 +274,13 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="With speed runs: the accuracy metric of the Fig. 2-style scatter against latency.")
 @click.option("--scatter-size", default="hd", show_default=True, metavar="SIZE",
               help="With speed runs: the input size whose latency is the scatter's x axis (vga, hd, 4k, WxH).")
+@click.option("--by-range", is_flag=True,
+              help="Instead: depth metrics per ground-truth depth bin (Table 10 style; markdown/csv/json).")
+@click.option("--by-range-metric", "by_range_metrics", multiple=True, default=("delta1",), show_default=True,
+              help="Metric of the metric_depth task printed by --by-range (repeatable).")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
-                   qualitative, data_root, ties, failures, scatter_metric, scatter_size) -> None:
+                   qualitative, data_root, ties, failures, scatter_metric, scatter_size, by_range,
+                   by_range_metrics) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
@@ -287,6 +292,11 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
     parse_scatter_metric(scatter_metric)  # a bad value fails before any work
     parse_size(scatter_size)
     stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
+    if by_range:
+        from dpbench.report.by_range import by_range_report
+
+        by_range_report(stores, fmt, by_range_metrics, aggregation, out)
+        return
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:

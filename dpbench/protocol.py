@@ -24,6 +24,8 @@ AGGREGATIONS = ("per_image", "pooled")
 BOUNDARY_VALID_MODES = ("mask", "none")
 RELATIVE_BOUNDARY_INPUTS = ("invert",)
 DEPTH_RANGE_WORDS = ("dataset", "none")
+#: Scale alignment before the point-cloud metrics (``dpbench.metrics.pointcloud.PC_ALIGN``).
+POINTCLOUD_ALIGNS = ("median", "none")
 
 
 class ProtocolError(DpbenchError, ValueError):
@@ -59,6 +61,14 @@ class Protocol:
     #: sunrgbd=gt``), and why (printed with the protocol in reports).
     focal_mode_overrides: Mapping[str, str] = field(default_factory=dict)
     focal_mode_reason: str = ""
+    #: Point-cloud metrics (task ``pointcloud``): squared Chamfer distance, scale alignment, F/IoU
+    #: threshold in metres.
+    pointcloud_cd_squared: bool = True
+    pointcloud_align: str = "median"
+    pointcloud_threshold: float = 0.1
+    #: Lower edges (m) of the GT-depth bins of the ``metric_depth`` rows (``bin{k}_stat_*``); the last
+    #: bin is open-ended (Table 10: 0–1, 1–2, 2–4, 4–8, 8–16, > 16 m).
+    depth_bins: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
     #: The dataset's own [min, max] depth range (its protocol file), set by :meth:`for_dataset`
     #: when a dataset is scored; not an option (never recorded, never compared).
     dataset_depth_range: tuple[float | None, float | None] = field(default=(None, None), compare=False)
@@ -83,11 +93,15 @@ class Protocol:
         merged.update({k: v for k, v in overrides.items() if v is not None})
         merged["focal_mode_overrides"] = per_dataset
         merged.setdefault("focal_mode_reason", "")
+        for f in fields(cls):  # options added later (older manifests lack them): the field default
+            if f.name in _ADDED_LATER and f.name not in merged:
+                merged[f.name] = f.default
         missing = sorted(names - set(merged))
         if missing:
             raise ProtocolError(f"protocol option(s) missing: {', '.join(missing)}")
         merged["depth_range"] = parse_depth_range(merged["depth_range"])
         merged["alignment_defaults"] = dict(merged["alignment_defaults"])
+        merged["depth_bins"] = _float_tuple("depth_bins", merged["depth_bins"])
         protocol = cls(**merged)
         protocol.check()
         return protocol
@@ -113,6 +127,20 @@ class Protocol:
                                 f"t_min={self.boundary_t_min}, t_max={self.boundary_t_max}, n={self.boundary_n}")
         if not 0.0 <= self.alpha_threshold < 1.0:
             raise ProtocolError(f"alpha_threshold must lie in [0, 1), got {self.alpha_threshold}")
+        _choice("pointcloud_align", self.pointcloud_align, POINTCLOUD_ALIGNS)
+        if not isinstance(self.pointcloud_cd_squared, bool):
+            raise ProtocolError(f"pointcloud_cd_squared must be true or false, got {self.pointcloud_cd_squared!r}")
+        if not (isinstance(self.pointcloud_threshold, (int, float)) and 0 < self.pointcloud_threshold < math.inf):
+            raise ProtocolError(f"pointcloud_threshold must be a positive number of metres, got {self.pointcloud_threshold!r}")
+        bins = self.depth_bins
+        if not bins or bins[0] < 0 or any(b <= a for a, b in zip(bins[:-1], bins[1:], strict=False)) \
+                or not all(math.isfinite(b) for b in bins):
+            raise ProtocolError(f"depth_bins: need finite, non-negative, strictly increasing lower edges, got {list(bins)}")
+
+    @property
+    def depth_bin_edges(self) -> tuple[float, ...]:
+        """The edges of the depth bins: :attr:`depth_bins` plus ∞ (the last bin is open-ended)."""
+        return (*self.depth_bins, math.inf)
 
     def replace(self, **overrides: Any) -> Protocol:
         """A copy with some options changed (None values ignored), validated."""
@@ -126,6 +154,7 @@ class Protocol:
         data["focal_mode_overrides"] = dict(self.focal_mode_overrides)
         if isinstance(self.depth_range, tuple):
             data["depth_range"] = list(self.depth_range)
+        data["depth_bins"] = list(self.depth_bins)
         return data
 
     # derived values ------------------------------------------------------------------------
@@ -220,6 +249,18 @@ def parse_depth_range(value: Any) -> str | tuple[float, float]:
     return (lo, hi)
 
 
+#: Options newer than the first runs; a manifest without one takes the dataclass default (the
+#: same value as datasets/suites.toml; the metrics they drive were not computed in those runs).
+_ADDED_LATER = ("pointcloud_cd_squared", "pointcloud_align", "pointcloud_threshold", "depth_bins")
+
+
+def _float_tuple(option: str, value: Any) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ProtocolError(f"{option}: expected a list of numbers, got {value!r}") from None
+
+
 def alignment_names() -> tuple[str, ...]:
     """The alignment methods of ``dpbench.align``."""
     from dpbench.align import ALIGNMENTS
@@ -235,6 +276,6 @@ def default_protocol(**overrides: Any) -> Protocol:
 
 
 __all__ = [
-    "AGGREGATIONS", "BOUNDARY_VALID_MODES", "FOCAL_MODES", "RELATIVE_BOUNDARY_INPUTS", "RESIZE_MODES", "Protocol",
-    "ProtocolError", "default_protocol", "parse_depth_range", "parse_focal_modes",
+    "AGGREGATIONS", "BOUNDARY_VALID_MODES", "FOCAL_MODES", "POINTCLOUD_ALIGNS", "RELATIVE_BOUNDARY_INPUTS",
+    "RESIZE_MODES", "Protocol", "ProtocolError", "default_protocol", "parse_depth_range", "parse_focal_modes",
 ]

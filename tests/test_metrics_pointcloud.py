@@ -166,14 +166,20 @@ def test_strict_depth_range():
     assert out["n_points"] == 1
 
 
-@pytest.mark.parametrize("name", ["fx", "fy", "cx", "cy"])
-@pytest.mark.parametrize("bad", [0.0, -2.0, math.nan, math.inf])
+@pytest.mark.parametrize(("name", "bad"), [(n, b) for n in ("fx", "fy") for b in (0.0, -2.0, math.nan, math.inf)]
+                         + [(n, b) for n in ("cx", "cy") for b in (math.nan, math.inf)])
 def test_bad_intrinsics_raise_naming_the_argument(name, bad):
     kw = dict(fx=10.0, fy=10.0, cx=2.0, cy=2.0)
     kw[name] = bad
     gt = np.ones((4, 4))
     with pytest.raises(ValueError, match=rf"^{name}:"):
         pointcloud_metrics(gt, gt, None, **kw)
+
+
+def test_principal_point_on_the_border_is_allowed():
+    # pixel (0, 0) with cx = cy = 0 lies on the axis: G = (0, 0, 2), P = (0, 0, 2.5)
+    out = pointcloud_metrics(np.array([[2.5]]), np.array([[2.0]]), None, 1.0, 1.0, 0.0, 0.0, align="none")
+    assert out["pc_cd"] == 2 * 0.25
 
 
 def test_other_argument_errors():

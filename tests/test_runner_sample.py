@@ -39,7 +39,8 @@ def test_one_complete_run_per_probe(sample_runs):
         manifest = store.manifest
         assert manifest["suite"] == "sample" and manifest["status"] == "complete"
         assert all(d["status"] == "complete" for d in manifest["datasets"])
-        assert set(store.rows()["task"]) == {"metric_depth", "boundary_depth", "boundary_mask", "focal"}
+        assert set(store.rows()["task"]) == {"metric_depth", "boundary_depth", "boundary_mask", "focal",
+                                               "pointcloud"}
         assert (store.rows()["status"] == "ok").all()
 
 
@@ -51,6 +52,9 @@ def test_probe_gt_scores_perfectly_everywhere(sample_runs):
     assert (tasks["boundary_depth"]["boundary_f1"] == 1.0).all()
     assert (tasks["boundary_mask"]["boundary_recall"] == 1.0).all()
     assert np.allclose(tasks["focal"]["focal_rel_err"], 0.0)
+    cloud = tasks["pointcloud"]
+    assert set(cloud["dataset"]) == {"middlebury", "sintel", "booster", "sunrgbd"}
+    assert np.allclose(cloud["pc_cd"], 0.0, atol=1e-9) and (cloud["pc_f"] == 1.0).all()
 
 
 def test_probe_gt_scale_keeps_boundaries_and_loses_delta1(sample_runs):

@@ -124,7 +124,7 @@ def test_manifest_and_every_adapter_opens(generated):
     assert suite_module.suite_status(root) is None
     for entry in manifest["datasets"]:
         expected_tasks = {"am2k": ["boundary_mask"], "dis5k": ["boundary_mask"], "exif_folder": ["focal"]}
-        assert entry["tasks"] == expected_tasks.get(entry["name"], ["metric_depth", "boundary_depth"])
+        assert entry["tasks"] == expected_tasks.get(entry["name"], ["metric_depth", "boundary_depth", "pointcloud"])
         assert entry["split"] == "all"
         ds = _open(root, entry["name"])
         recorded = [r.sample_id for r in records if r.dataset == entry["name"]]

@@ -20,14 +20,15 @@ DEPTH_METRICS = ["delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rms
 
 
 def test_builtin_suite_names():
-    assert suite_names() == ["zeroshot", "zeroshot-evidence", "boundary", "focal", "sample", "all"]
+    assert suite_names() == ["zeroshot", "zeroshot-evidence", "boundary", "focal", "ibims", "sample", "all"]
 
 
 def test_zeroshot_is_table1():
     suite = get_suite("zeroshot")
     assert suite.dataset_names == ["booster", "eth3d", "middlebury", "nuscenes", "sintel", "sunrgbd"]
-    assert all(e.tasks == ("metric_depth",) for e in suite.entries)
-    assert suite.tasks == ["metric_depth"] and suite.metrics == DEPTH_METRICS
+    assert all(e.tasks == ("metric_depth", "pointcloud") for e in suite.entries)
+    assert suite.tasks == ["metric_depth", "pointcloud"]
+    assert suite.metrics == [*DEPTH_METRICS, "pc_cd", "pc_f", "pc_iou"]
     assert suite.protocol["alignment"] == "auto"
     assert suite.protocol["alignment_defaults"]["metric_depth"] == "none"
 
@@ -47,8 +48,8 @@ def test_all_merges_tasks_of_shared_datasets():
     suite = get_suite("all")
     names = suite.dataset_names
     assert len(names) == len(set(names)) == 6 + 6 + 6 - 1  # sintel is in zeroshot and boundary
-    assert suite.entry("sintel").tasks == ("metric_depth", "boundary_depth")
-    assert suite.tasks == ["metric_depth", "boundary_depth", "boundary_mask", "focal"]
+    assert suite.entry("sintel").tasks == ("metric_depth", "boundary_depth", "pointcloud")
+    assert suite.tasks == ["metric_depth", "boundary_depth", "boundary_mask", "focal", "pointcloud"]
 
 
 def test_every_suite_dataset_is_registered():
@@ -70,7 +71,7 @@ def test_protocol_defaults_come_from_the_toml():
 def test_unknown_suite_and_dataset_names_suggest():
     with pytest.raises(UnknownNameError, match="Did you mean 'zeroshot'") as info:
         get_suite("zeroshto")
-    assert "Known: all, boundary, focal, sample, zeroshot" in str(info.value)
+    assert "Known: all, boundary, focal, ibims, sample, zeroshot" in str(info.value)
     with pytest.raises(UnknownNameError, match="Did you mean 'middlebury'"):
         get_suite("zeroshot").select(["midlebury"])
 

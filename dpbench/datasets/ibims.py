@@ -8,7 +8,7 @@ from pathlib import Path
 from dpbench.datasets import register_dataset
 from dpbench.datasets._depth import DepthDataset
 from dpbench.errors import DatasetError
-from dpbench.io.ibims import METRES_PER_UNIT, read_calib
+from dpbench.io.ibims import METRES_PER_UNIT, read_annotations, read_calib
 from dpbench.io.image import read_image
 from dpbench.io.limits import read_text
 from dpbench.io.png16 import read_grey_png, read_scaled_depth_png
@@ -16,6 +16,15 @@ from dpbench.types import Sample
 
 _CORE = "ibims1_core_raw"
 _IMAGE_LIST = "imagelist.txt"
+_MAT = "ibims1_core_mat"
+
+
+def _mat_path(core: Path, name: str) -> Path | None:
+    """``ibims1_core_mat/<name>.mat`` beside the raw core folder (or inside the root), if present."""
+    for folder in (core.parent / _MAT, core / _MAT):
+        if (folder / f"{name}.mat").is_file():
+            return folder / f"{name}.mat"
+    return None
 
 
 def _core_dir(root: Path) -> Path | None:
@@ -88,4 +97,11 @@ class IBims(DepthDataset):
             "calib_path": core / "calib" / f"{name}.txt",
             "intrinsics": [fx, fy, cx, cy],
         }
+        mat = _mat_path(core, name)
+        if mat is not None:  # edge and plane annotations of the iBims metrics (task "ibims")
+            meta["annotations_path"] = mat
+            try:
+                meta["ibims_annotations"] = read_annotations(mat, image.shape[:2])
+            except DatasetError as exc:  # only the ibims task's row fails; depth/boundary rows stay
+                meta["ibims_annotations_error"] = str(exc)
         return self._make_sample(name, image, depth, valid, fx, meta, depth_path)

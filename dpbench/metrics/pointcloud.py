@@ -35,9 +35,9 @@ Predictions: on pixels of M a NaN, −inf or non-positive prediction becomes
 depth metrics: such pixels count as misses instead of poisoning the means. Arithmetic is float64
 (Spencer: float32; differences are ~1e-6 m).
 
-Empty M → every value NaN and ``n_points = 0`` (no warning). Non-finite or non-positive
-intrinsics, a non-positive threshold, an unknown ``align`` or ``min_depth >= max_depth`` →
-``ValueError`` naming the argument.
+Empty M → every value NaN and ``n_points = 0`` (no warning). Non-finite intrinsics, non-positive
+focal lengths, a non-positive threshold, an unknown ``align`` or ``min_depth >= max_depth`` →
+``ValueError`` naming the argument (a principal point may be 0 or outside the image).
 
 Speed: exact nearest neighbours with ``scipy.spatial.cKDTree`` (``workers=-1``). Queries that lie
 far off a dense GT surface are the expensive case (many tree leaves lie within the search ball),
@@ -76,6 +76,16 @@ def _check_positive(value: Any, name: str) -> float:
         raise ValueError(f"{name}: expected a number, got {value!r}") from exc
     if not math.isfinite(out) or out <= 0:
         raise ValueError(f"{name}: must be finite and > 0, got {value!r}")
+    return out
+
+
+def _check_finite(value: Any, name: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a number, got {value!r}") from exc
+    if not math.isfinite(out):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
     return out
 
 
@@ -137,8 +147,8 @@ def pointcloud_metrics(
     """
     fx = _check_positive(fx, "fx")
     fy = _check_positive(fy, "fy")
-    cx = _check_positive(cx, "cx")
-    cy = _check_positive(cy, "cy")
+    cx = _check_finite(cx, "cx")  # a principal point may lie on or outside the image border
+    cy = _check_finite(cy, "cy")
     threshold = _check_positive(threshold, "threshold")
     if align not in PC_ALIGN:
         raise ValueError(f"align: expected one of {PC_ALIGN}, got {align!r}")

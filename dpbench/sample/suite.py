@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "dpbench-sample/1"
 #: Bump when the renderer or the writers change the bytes: cached suites are then regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the depth folders list the pointcloud task
 MANIFEST = "suite.json"
 MARKER = ".dpbench-sample"  # written into every folder the suite owns (and may delete on overwrite)
 SUPERSAMPLING = 3
@@ -75,7 +75,7 @@ SINTEL_SKY_DEPTH = 1.0e5
 EXIF_MAKE = "dpbench"
 EXIF_MODEL = "sample-suite pinhole"
 
-DEPTH_TASKS = ("metric_depth", "boundary_depth")
+DEPTH_TASKS = ("metric_depth", "boundary_depth", "pointcloud")
 
 
 # -- helpers --------------------------------------------------------------------------------------

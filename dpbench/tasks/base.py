@@ -174,7 +174,8 @@ def finite_or_none(value: Any) -> float | None:
 # -- the registry ------------------------------------------------------------------------------
 
 #: Modules of the built-in tasks, in the canonical task order.
-BUILTIN_MODULES = ("dpbench.tasks.depth", "dpbench.tasks.boundary", "dpbench.tasks.focal")
+BUILTIN_MODULES = ("dpbench.tasks.depth", "dpbench.tasks.boundary", "dpbench.tasks.focal",
+                   "dpbench.tasks.pointcloud", "dpbench.tasks.ibims")
 _REGISTRY: dict[str, Task] = {}
 _METRICS: dict[str, MetricInfo] = {}
 _discovered = False

@@ -87,6 +87,15 @@ def aligned_depth(pred_map: np.ndarray, sample: Sample, method: str, output_kind
     return np.asarray(aligned, dtype=np.float32), dict(params or {})
 
 
+def depth_bin_row(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, protocol: Protocol) -> dict[str, float]:
+    """Additive statistics per GT-depth bin (``bin{k}_stat_*``, edges ``protocol.depth_bin_edges``) of
+    the pixels the depth metrics score, for ``dpbench report --by-range`` (Table 10 style)."""
+    from dpbench.metrics.depth_bins import depth_bin_stats
+
+    return {key: float(value) for key, value in
+            depth_bin_stats(pred, gt, valid, protocol.depth_bin_edges).items()}
+
+
 @register_task
 class MetricDepthTask(Task):
     """Zero-shot metric depth (paper Tables 1 and 4)."""
@@ -127,6 +136,7 @@ class MetricDepthTask(Task):
         stats = depth_metric_stats(pred, sample.depth, valid=valid)
         row: dict[str, float] = dict(metrics_from_stats(stats))
         row.update({f"{STAT_PREFIX}{key}": float(value) for key, value in stats.items()})
+        row.update(depth_bin_row(pred, sample.depth, valid, protocol))
         for key in ("scale", "shift"):
             value = params.get(key)
             if isinstance(value, (int, float, np.floating)):
