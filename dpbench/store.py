@@ -23,16 +23,20 @@ journals, cached predictions, the lock); other modules call its methods. :func:`
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import importlib.util
+import io
 import json
 import logging
 import math
 import os
 import re
+import secrets
 import shutil
 import socket
-import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,10 +85,26 @@ def have_pyarrow() -> bool:
 
 # -- small file helpers ----------------------------------------------------------------------
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def _new_temp(folder: Path, prefix: str, suffix: str = ".tmp") -> tuple[int, str]:
+    """Create a fresh temporary file in ``folder``; return its descriptor and path.
+
+    Unlike ``tempfile.mkstemp`` (always mode 0600), the file is created with mode 0666 minus
+    the user's umask, so that the run files renamed from it get the permissions the user's
+    other files get (a shared results folder stays readable by the group).
+    """
+    for _ in range(100):
+        name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), name
+        except FileExistsError:
+            continue
+    raise StoreError(f"{folder}: cannot create a temporary file (100 names taken)")
+
+
+def atomic_write_bytes(path: Path, data: bytes, prefix: str | None = None) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _new_temp(path.parent, prefix=prefix or f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -350,7 +370,7 @@ class RowFile:
         self.folder.mkdir(parents=True, exist_ok=True)
         frame = rows_to_frame(frame)
         path = self.table_path
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _new_temp(self.folder, prefix=f".{path.name}.")
         os.close(fd)
         try:
             if self.kind == "parquet":
@@ -399,24 +419,24 @@ def _part_name(dataset: str, sample_id: str) -> str:
 
 def write_prediction_part(folder: Path, dataset: str, sample_id: str, depth: np.ndarray,
                           attrs: Mapping[str, Any]) -> Path:
-    """Write one cached prediction (float16, gzip) as its own small HDF5 file, atomically."""
+    """Write one cached prediction (float16, gzip) as its own small HDF5 file, atomically.
+
+    The HDF5 file is built in memory and written with one ordinary write: HDF5 never touches
+    the disk here, so a full disk is a plain ``OSError`` (never a crash inside the HDF5
+    library with a half-open file).
+    """
     import h5py
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / _part_name(dataset, sample_id)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part.", suffix=".tmp")
-    os.close(fd)
     values = np.clip(np.asarray(depth, dtype=np.float32), -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
-    try:
-        with h5py.File(tmp, "w") as handle:
-            ds = handle.create_dataset(h5_key(dataset, sample_id), data=values, compression="gzip",
-                                       compression_opts=4, shuffle=True,
-                                       chunks=_chunk_shape(values.shape))
-            _set_attrs(ds, {**attrs, "dataset": dataset, "sample_id": sample_id})
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(Path(tmp))
-        raise
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        ds = handle.create_dataset(h5_key(dataset, sample_id), data=values, compression="gzip",
+                                   compression_opts=4, shuffle=True,
+                                   chunks=_chunk_shape(values.shape))
+        _set_attrs(ds, {**attrs, "dataset": dataset, "sample_id": sample_id})
+    atomic_write_bytes(path, buffer.getvalue(), prefix=".part.")
     return path
 
 
@@ -460,14 +480,34 @@ class RunStore:
 
     # creation and manifest ---------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | os.PathLike, manifest: Mapping[str, Any]) -> RunStore:
-        """Create a new run folder holding ``manifest``; refuses an existing run."""
+    def create(cls, path: str | os.PathLike, manifest: Mapping[str, Any], lock: bool = False) -> RunStore:
+        """Create a new run folder holding ``manifest``; refuses an existing run.
+
+        The folder's lock is taken before the manifest is looked for and written, so that of
+        several processes creating the same run at once exactly one succeeds; the others get
+        a StoreError. With ``lock=True`` the lock is kept (the caller is the run's writer until
+        :meth:`release_lock` or its exit), otherwise it is given up once the manifest is written.
+        """
         path = Path(path)
-        if (path / MANIFEST).exists():
-            raise StoreError(f"{path}: a run already exists there")
-        path.mkdir(parents=True, exist_ok=True)
-        manifest = {"format": FORMAT, **manifest}
-        atomic_write_json(path / MANIFEST, manifest)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(path, exc) from exc
+        held_before = _held_key(path) in _HELD
+        acquire_run_lock(path, str(manifest.get("run_id") or path.name))
+        try:
+            if (path / MANIFEST).exists():
+                raise StoreError(f"{path}: a run already exists there")
+            try:
+                atomic_write_json(path / MANIFEST, {"format": FORMAT, **manifest})
+            except OSError as exc:
+                raise write_error(path, exc) from exc
+        except BaseException:
+            if not held_before:
+                release_run_lock(path)
+            raise
+        if not lock and not held_before:
+            release_run_lock(path)
         return cls(path)
 
     @property
@@ -696,7 +736,7 @@ class RunStore:
         parts = [p for folder in self._part_folders() for p in sorted(folder.glob("*.h5"))]
         if not parts:
             return 0
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{PREDICTIONS}.", suffix=".tmp")
+        fd, tmp = _new_temp(self.path, prefix=f".{PREDICTIONS}.")
         os.close(fd)
         try:
             if self.predictions_path.exists():
@@ -726,32 +766,21 @@ class RunStore:
 
     # locking ---------------------------------------------------------------------------
     def acquire_lock(self) -> None:
-        """Mark the run as being written by this process; refuse if another live process is."""
-        owner = self.lock_owner()
-        mine = owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname()
-        if owner is not None and not mine and _process_alive(owner):
-            raise StoreError(f"run {self.run_id} is being written by process {owner['pid']} on "
-                             f"{owner['host']}; wait for it or stop it first")
-        atomic_write_json(self.path / LOCK, {"pid": os.getpid(), "host": socket.gethostname()})
+        """Become the one writer of this run; StoreError if another live process is (see
+        :func:`acquire_run_lock`). Calling it again in the same process does nothing."""
+        acquire_run_lock(self.path, self.run_id)
 
     def release_lock(self) -> None:
-        owner = self.lock_owner()
-        if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
-            _unlink_quietly(self.path / LOCK)
+        """Give up the writer's lock taken by this process (nothing if it holds none)."""
+        release_run_lock(self.path)
 
     def lock_owner(self) -> dict | None:
-        path = self.path / LOCK
-        if not path.exists():
-            return None
-        try:
-            owner = json.loads(path.read_text())
-            return owner if isinstance(owner, dict) and "pid" in owner else None
-        except (OSError, json.JSONDecodeError):
-            return None
+        """Host, PID and process start time recorded by the lock's holder (None if unlocked)."""
+        return _read_owner(self.path / LOCK) if self.is_locked() else None
 
     def is_locked(self) -> bool:
-        owner = self.lock_owner()
-        return owner is not None and _process_alive(owner)
+        """True while some process (this one included) holds the run's lock."""
+        return run_lock_held(self.path)
 
     # integrity -------------------------------------------------------------------------
     def problems(self) -> list[str]:
@@ -910,18 +939,165 @@ def _repair_row_file(row_file: RowFile) -> list[str]:
     return actions
 
 
-def _process_alive(owner: Mapping[str, Any]) -> bool:
-    if owner.get("host") != socket.gethostname():
-        return True  # cannot tell for another machine: assume it is alive
+# -- the writer's lock -------------------------------------------------------------------------
+#
+# ``run.lock`` is locked with ``flock`` and held open for the life of the run: the kernel drops
+# the lock when the process ends, however it ends, so a lock is never stale and a recycled PID
+# can never keep a run locked. Taking it is one atomic step (``flock(LOCK_EX | LOCK_NB)``). The
+# file records the holder's host, PID and process start time, for messages and for file systems
+# without ``flock``, where a recorded holder counts as alive only if a process with that PID and
+# that start time exists on this host.
+
+#: Lock files held by this process, by the resolved run folder: the open descriptor.
+_HELD: dict[str, int] = {}
+#: How long a blocked lock is retried before giving up (someone merely testing the lock holds it
+#: for microseconds; a run holds it for its whole life).
+LOCK_PATIENCE_SECONDS = 0.2
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+def _held_key(folder: Path) -> str:
+    return os.path.realpath(folder)
+
+
+def process_start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, field 22 of
+    ``/proc/<pid>/stat``), or None when there is no such process or no ``/proc``."""
     try:
-        os.kill(int(owner["pid"]), 0)
+        text = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = text[text.rfind(")") + 2:].split()  # the command name may hold spaces and ')'
+    return fields[19] if len(fields) > 19 else None
+
+
+def _owner_record() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(),
+            "process_start": process_start_time(os.getpid())}
+
+
+def _read_owner(path: Path) -> dict | None:
+    try:
+        owner = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return owner if isinstance(owner, dict) and "pid" in owner else None
+
+
+def _owner_alive(owner: Mapping[str, Any]) -> bool:
+    """Whether a recorded holder still runs: another host cannot be asked (assumed alive); on
+    this host the PID must exist and, when recorded, have the same process start time."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        pid = int(owner["pid"])
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    except (TypeError, ValueError):
+        pass
+    except (TypeError, ValueError, KeyError, OverflowError):
         return False
-    return True
+    recorded = owner.get("process_start")
+    return recorded is None or process_start_time(pid) in (None, str(recorded))
+
+
+def _describe_owner(owner: Mapping[str, Any] | None) -> str:
+    if not owner:
+        return "another process"
+    return f"process {owner.get('pid')} on {owner.get('host')}"
+
+
+def write_error(folder: Path, exc: OSError) -> StoreError:
+    """A one-line StoreError for a write that failed in ``folder`` (full disk, read-only, ...)."""
+    cause = exc.strerror or str(exc)
+    return StoreError(f"cannot write to {folder}: {cause}")
+
+
+def acquire_run_lock(folder: Path, run_id: str | None = None) -> None:
+    """Take the writer's lock of the run in ``folder`` (StoreError if a live process holds it)."""
+    folder = Path(folder)
+    key = _held_key(folder)
+    if key in _HELD:
+        return
+    path = folder / LOCK
+    name = run_id or folder.name
+    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise write_error(folder, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
+            raise StoreError(f"run {name} is being written by {_describe_owner(_read_owner(path))}; "
+                             "wait for it or stop it first") from None
+        except OSError as exc:
+            if exc.errno not in _NO_FLOCK:
+                os.close(fd)
+                raise write_error(folder, exc) from exc
+            owner = _read_owner(path)
+            if owner is not None and owner.get("pid") != os.getpid() and _owner_alive(owner):
+                os.close(fd)
+                raise StoreError(f"run {name} is being written by {_describe_owner(owner)}; wait "
+                                 "for it or stop it first") from None
+            log.warning("%s: the file system does not support locks; concurrent writers of this "
+                        "run are detected only by the PID recorded in %s", folder, LOCK)
+        # The previous holder may have removed the file between our open and our lock: then we
+        # locked an orphan and must start again with the file now at that path.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(_owner_record()) + "\n").encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise write_error(folder, exc) from exc
+        _HELD[key] = fd
+        return
+
+
+def release_run_lock(folder: Path) -> None:
+    """Give up the lock of the run in ``folder`` if this process holds it (the file goes)."""
+    fd = _HELD.pop(_held_key(folder), None)
+    if fd is None:
+        return
+    _unlink_quietly(Path(folder) / LOCK)
+    os.close(fd)
+
+
+def run_lock_held(folder: Path) -> bool:
+    """Whether a live process (this one included) holds the lock of the run in ``folder``."""
+    if _held_key(folder) in _HELD:
+        return True
+    path = Path(folder) / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        owner = _read_owner(path)
+        return owner is not None and _owner_alive(owner)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        owner = _read_owner(path)
+        return owner is not None and _owner_alive(owner)
+    finally:
+        os.close(fd)  # closing drops the shared lock taken to test it
+    return False
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunStore]:
@@ -945,6 +1121,7 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunStore]:
 
 __all__ = [
     "BASE_COLUMNS", "FORMAT", "KEY_COLUMNS", "RUN_STATUSES", "TEXT_COLUMNS", "RowFile", "RunStore",
-    "StoreError", "atomic_write_json", "h5_key", "h5_name", "have_pyarrow", "list_runs",
+    "StoreError", "acquire_run_lock", "atomic_write_json", "process_start_time", "release_run_lock",
+    "run_lock_held", "write_error", "h5_key", "h5_name", "have_pyarrow", "list_runs",
     "rows_to_frame", "sort_rows", "unescape_h5_name",
 ]
