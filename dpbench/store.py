@@ -214,9 +214,62 @@ def _text_cell(value: Any) -> str:
 
 
 def _dedupe(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per key, when the copies of a key are identical (a process killed between
+    rewriting the table and deleting the journal leaves such copies). Conflicting copies are
+    left for :func:`_conflicts` to report."""
     if frame.empty:
         return frame
-    return frame.drop_duplicates(subset=list(KEY_COLUMNS), keep="first").reset_index(drop=True)
+    return frame.drop_duplicates(keep="first").reset_index(drop=True)
+
+
+def _conflicts(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose key has copies that differ (after :func:`_dedupe`): a tampered or foreign row
+    that no rule can tell from the true one."""
+    if frame.empty:
+        return pd.Series(np.zeros(0, dtype=bool), index=frame.index)
+    return frame.duplicated(subset=list(KEY_COLUMNS), keep=False)
+
+
+def _key_text(row: Mapping[str, Any]) -> str:
+    return f"({row['dataset']}, {row['sample_id']}, {row['task']})"
+
+
+def _journal_row_problem(row: Mapping[str, Any]) -> str | None:
+    """Why a journal row read back cannot be trusted (None when it can): keys must be text,
+    the status one of :data:`ROW_STATUSES`, every other non-text value a number or null."""
+    for key in KEY_COLUMNS:
+        if not isinstance(row.get(key), str):
+            return f"{key} is {row.get(key)!r}, not text"
+    if row.get("status") not in ROW_STATUSES:
+        return f"unknown status {row.get('status')!r}"
+    for column, value in row.items():
+        if column in TEXT_COLUMNS or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{column} is {value!r}, not a number"
+    return None
+
+
+_NAN_TEXT = ("", "nan", "NaN")
+
+
+def _table_row_problems(frame: pd.DataFrame) -> list[tuple[int, str]]:
+    """(position, problem) of each table row that cannot be trusted, as read from disk (before
+    the schema is applied, which would turn a non-numeric value into NaN unseen)."""
+    found: dict[int, str] = {}
+    status = frame["status"].astype(str)
+    for position in np.flatnonzero(~status.isin(ROW_STATUSES).to_numpy()):
+        found.setdefault(int(position), f"unknown status {frame['status'].iat[position]!r}")
+    for column in frame.columns:
+        if column in TEXT_COLUMNS or pd.api.types.is_numeric_dtype(frame[column].dtype):
+            continue
+        values = frame[column]
+        numbers = pd.to_numeric(values, errors="coerce")
+        blank = values.isna() | values.astype(str).isin(_NAN_TEXT)
+        bad = (numbers.isna() & ~blank) | values.map(lambda v: isinstance(v, bool))
+        for position in np.flatnonzero(bad.to_numpy()):
+            found.setdefault(int(position), f"{column} is {values.iat[position]!r}, not a number")
+    return sorted(found.items())
 
 
 def sort_rows(frame: pd.DataFrame, dataset_order: Sequence[str] = (),
@@ -270,10 +323,17 @@ class RowFile:
 
     # reading ---------------------------------------------------------------------------
     def read_table(self) -> pd.DataFrame:
-        """The consolidated table (empty frame when none was written yet)."""
+        """The consolidated table (empty frame when none was written yet); StoreError if a row
+        cannot be trusted (see :meth:`read_checked`)."""
+        frame, problems = self._read_table_checked()
+        if problems:
+            raise _untrusted(problems)
+        return frame
+
+    def _read_table_checked(self) -> tuple[pd.DataFrame, list[str]]:
         path = self.table_path
         if not path.exists():
-            return rows_to_frame([])
+            return rows_to_frame([]), []
         try:
             if self.kind == "parquet":
                 frame = pd.read_parquet(path)
@@ -287,50 +347,87 @@ class RowFile:
             raise StoreError(f"{path}: the samples table lacks the column(s) {', '.join(missing)}")
         if self.kind == "csv":
             frame = frame.replace({"": np.nan}).astype(object)
-        return rows_to_frame(frame)
+        frame = frame.reset_index(drop=True)
+        bad = _table_row_problems(frame)
+        problems = [f"{path}: row {position + 1} {_key_text(frame.iloc[position])}: {problem}"
+                    for position, problem in bad]
+        if bad:
+            frame = frame.drop(index=[position for position, _ in bad]).reset_index(drop=True)
+        return rows_to_frame(frame), problems
 
     def read_journal(self, strict: bool = False) -> tuple[list[dict], bool]:
         """Rows of the journal and whether a trailing partial line was ignored.
 
-        A malformed line anywhere but at the end is corruption: StoreError.
+        A malformed line anywhere but at the end is corruption: StoreError. A well-formed row
+        that cannot be trusted (:func:`_journal_row_problem`) is a StoreError too.
         """
+        rows, partial, problems = self._read_journal_checked(strict)
+        if problems:
+            raise _untrusted(problems)
+        return rows, partial
+
+    def _read_journal_checked(self, strict: bool = False) -> tuple[list[dict], bool, list[str]]:
         path = self.journal_path
         if not path.exists():
-            return [], False
+            return [], False, []
         data = path.read_bytes()
         if not data:
-            return [], False
+            return [], False, []
         lines = data.split(b"\n")
         complete, tail = lines[:-1], lines[-1]
         rows: list[dict] = []
+        problems: list[str] = []
         for number, line in enumerate(complete, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
                 raise StoreError(f"{path}: line {number} is not valid JSON ({exc}); the journal is "
                                  "corrupt") from exc
             if not isinstance(row, dict) or any(k not in row for k in KEY_COLUMNS):
                 raise StoreError(f"{path}: line {number} is not a sample row")
+            problem = _journal_row_problem(row)
+            if problem is not None:
+                problems.append(f"{path}: line {number} {_key_text(row)}: {problem}")
+                continue
             rows.append(row)
         partial = bool(tail.strip())
         if partial and strict:
             raise StoreError(f"{path}: the last line is incomplete (a process was killed while "
                              "writing it); run RunStore.repair() to drop it")
-        return rows, partial
+        return rows, partial, problems
 
-    def read(self) -> pd.DataFrame:
-        """Table rows followed by journal rows, without duplicate keys."""
-        table = self.read_table()
-        journal, partial = self.read_journal()
+    def read_checked(self) -> tuple[pd.DataFrame, list[str]]:
+        """The rows that can be trusted (table, then journal, one per key) and one sentence for
+        each row that cannot: a non-numeric metric, an unknown status, a key that is not text,
+        or a key with differing copies (all copies are left out: nothing tells which one is
+        true, and the sample is simply run again)."""
+        table, problems = self._read_table_checked()
+        journal, partial, journal_problems = self._read_journal_checked()
+        problems += journal_problems
         if partial:
             log.warning("%s: ignoring an incomplete last line (sample in flight when killed)",
                         self.journal_path)
-        if not journal:
-            return table
-        frame = rows_to_frame(pd.concat([table, rows_to_frame(journal)], ignore_index=True))
-        return _dedupe(frame)
+        frame = table
+        if journal:
+            frame = rows_to_frame(pd.concat([table, rows_to_frame(journal)], ignore_index=True))
+        frame = _dedupe(frame)
+        conflicts = _conflicts(frame)
+        if conflicts.any():
+            for _, row in frame[conflicts].drop_duplicates(subset=list(KEY_COLUMNS)).iterrows():
+                problems.append(f"{self.folder}: key {_key_text(row)} has differing rows in "
+                                f"{self.table_path.name} / {JOURNAL}")
+            frame = frame[~conflicts].reset_index(drop=True)
+        return frame, problems
+
+    def read(self) -> pd.DataFrame:
+        """Table rows followed by journal rows, one per key; StoreError naming the file and the
+        row when a row cannot be trusted (:meth:`read_checked`)."""
+        frame, problems = self.read_checked()
+        if problems:
+            raise _untrusted(problems)
+        return frame
 
     # writing ---------------------------------------------------------------------------
     def append(self, records: Iterable[Mapping[str, Any]]) -> None:
@@ -397,6 +494,12 @@ class RowFile:
         if self._journal_handle is not None:
             self._journal_handle.close()
             self._journal_handle = None
+
+
+def _untrusted(problems: Sequence[str]) -> StoreError:
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return StoreError(f"{problems[0]}{more}; RunStore.repair() (or resuming the run) drops such rows "
+                      "and their samples are run again")
 
 
 def _journal_safe(row: Mapping[str, Any]) -> dict:
@@ -583,12 +686,32 @@ class RunStore:
             return rows_to_frame([])
         if len(frames) == 1:
             return frames[0]
-        return _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+        return self._merged(frames)
+
+    def _merged(self, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+        """Rows of several row files, one per key; StoreError when two files disagree on a key."""
+        merged = _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+        conflicts = _conflicts(merged)
+        if conflicts.any():
+            first = merged[conflicts].iloc[0]
+            raise _untrusted([f"{self.path}: key {_key_text(first)} has differing rows in the run and "
+                              f"its shards ({int(conflicts.sum())} rows)"])
+        return merged
 
     def done_keys(self) -> set[tuple[str, str, str]]:
         """The (dataset, sample_id, task) keys that already have a row."""
         frame = self.rows()
         return set(zip(frame["dataset"], frame["sample_id"], frame["task"], strict=True))
+
+    def drop_foreign_rows(self, dataset: str, sample_ids: Iterable[str]) -> int:
+        """Remove the rows of ``dataset`` whose sample is not among ``sample_ids`` (the dataset
+        as it is on disk now); returns how many went. Such rows come from a tampered journal
+        or another version of the dataset, and would otherwise reach the tables."""
+        frame = self._rows.read()
+        foreign = (frame["dataset"] == dataset) & ~frame["sample_id"].isin(set(sample_ids))
+        if foreign.any():
+            self._rows.consolidate(frame[~foreign].reset_index(drop=True))
+        return int(foreign.sum())
 
     def append_rows(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Append rows (journal + flush); see :meth:`consolidate`."""
@@ -633,7 +756,7 @@ class RunStore:
         frames = [f for f in [self._rows.read()] + [f.read() for f in files] if not f.empty]
         count = sum(len(f) for f in frames[1:])
         if frames:
-            merged = _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+            merged = self._merged(frames)
             self._rows.consolidate(sort_rows(merged, dataset_order, task_order))
         for row_file in files:
             row_file.close()
@@ -884,7 +1007,7 @@ def _row_file_problems(row_file: RowFile) -> list[str]:
     found = []
     table = None
     try:
-        table = row_file.read_table()
+        table = row_file._read_table_checked()[0]
     except StoreError as exc:
         found.append(str(exc))
     if row_file.kind == "csv" and row_file.table_path.exists():
@@ -892,19 +1015,19 @@ def _row_file_problems(row_file: RowFile) -> list[str]:
         if data and not data.endswith(b"\n"):
             found.append(f"{row_file.table_path}: the last line is incomplete (half-written file)")
     try:
-        row_file.read_journal(strict=True)
+        row_file._read_journal_checked(strict=True)
     except StoreError as exc:
         found.append(str(exc))
+    try:
+        found.extend(row_file.read_checked()[1])
+    except StoreError:
+        pass  # an unreadable table or journal: reported above
     if table is not None and not table.empty:
         dupes = table.duplicated(subset=list(KEY_COLUMNS))
         if dupes.any():
             first = table[dupes].iloc[0]
             found.append(f"{row_file.table_path}: {int(dupes.sum())} duplicate row key(s), e.g. "
                          f"({first['dataset']}, {first['sample_id']}, {first['task']})")
-        bad = ~table["status"].isin(ROW_STATUSES)
-        if bad.any():
-            found.append(f"{row_file.table_path}: {int(bad.sum())} row(s) with a status other than "
-                         f"{' or '.join(ROW_STATUSES)}")
     return found
 
 
@@ -913,7 +1036,7 @@ def _repair_row_file(row_file: RowFile) -> list[str]:
     if row_file._drop_partial_tail():
         actions.append(f"dropped the incomplete last line of {row_file.journal_path.name}")
     try:
-        row_file.read_journal(strict=True)
+        row_file._read_journal_checked(strict=True)
     except StoreError:
         aside = row_file.journal_path.with_name(JOURNAL + ".corrupt")
         os.replace(row_file.journal_path, aside)
@@ -925,7 +1048,7 @@ def _repair_row_file(row_file: RowFile) -> list[str]:
             atomic_write_bytes(path, data[: data.rfind(b"\n") + 1])
             actions.append(f"dropped the incomplete last line of {path.name}")
     try:
-        table = row_file.read_table()
+        table = row_file._read_table_checked()[0]
     except StoreError:
         aside = path.with_name(path.name + ".corrupt")
         os.replace(path, aside)
@@ -936,6 +1059,11 @@ def _repair_row_file(row_file: RowFile) -> list[str]:
     if len(clean) != len(table):
         row_file.write_table(clean)
         actions.append(f"dropped {len(table) - len(clean)} duplicate or malformed row(s) of {path.name}")
+    rows, untrusted = row_file.read_checked()
+    if untrusted:
+        row_file.consolidate(rows)
+        actions.append(f"dropped {len(untrusted)} row(s) that cannot be trusted (their samples will be "
+                       f"run again), e.g. {untrusted[0]}")
     return actions
 
 

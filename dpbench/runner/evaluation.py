@@ -212,6 +212,8 @@ class Evaluation:
             status="partial", reason="in progress",
         )
         self._write_manifest()
+        if self.ctx.is_main:
+            self._drop_foreign_rows(name, ids)
         if self.carried_rows is not None and self.ctx.is_main:
             self._write_rows([r for r in self.carried_rows(name)
                               if (r["dataset"], r["sample_id"], r["task"]) not in self.done])
@@ -230,6 +232,15 @@ class Evaluation:
         if self.ctx.is_main and not self.ctx.distributed:
             self._settle_record(name, ids, selected, entry.tasks)
             self._write_manifest()
+
+    def _drop_foreign_rows(self, name: str, ids: Sequence[str]) -> None:
+        """Rows read back for samples the dataset does not have are dropped, never scored."""
+        dropped = self.store.drop_foreign_rows(name, ids)
+        if dropped:
+            known = set(ids)
+            self.say(f"{name}: dropped {dropped} row(s) of the run for samples not in the dataset")
+            self.done = {k for k in self.done if k[0] != name or k[1] in known}
+            self.failed = {k for k in self.failed if k[0] != name or k[1] in known}
 
     def _settle_record(self, name: str, ids: Sequence[str], selected: Sequence[int],
                        tasks: Sequence[str]) -> None:
