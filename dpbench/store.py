@@ -491,9 +491,10 @@ class RowFile:
         return rows
 
     def close(self) -> None:
-        if self._journal_handle is not None:
-            self._journal_handle.close()
-            self._journal_handle = None
+        """Close the journal (rows are already flushed; a close that fails still drops the handle)."""
+        handle, self._journal_handle = self._journal_handle, None
+        if handle is not None:
+            handle.close()
 
 
 def _untrusted(problems: Sequence[str]) -> StoreError:
@@ -859,6 +860,13 @@ class RunStore:
         parts = [p for folder in self._part_folders() for p in sorted(folder.glob("*.h5"))]
         if not parts:
             return 0
+        # HDF5 does not survive a write refused halfway (it may crash the process): make sure
+        # the merged copy fits before HDF5 writes anything (gzip parts copy at their size).
+        needed = sum(p.stat().st_size for p in parts) + (
+            self.predictions_path.stat().st_size if self.predictions_path.exists() else 0)
+        if shutil.disk_usage(self.path).free < needed + (16 << 20):
+            raise OSError(errno.ENOSPC, f"No space left on device for merging {len(parts)} cached "
+                                        f"prediction(s) ({needed:,} bytes)")
         fd, tmp = _new_temp(self.path, prefix=f".{PREDICTIONS}.")
         os.close(fd)
         try:
@@ -1136,6 +1144,17 @@ def _describe_owner(owner: Mapping[str, Any] | None) -> str:
     return f"process {owner.get('pid')} on {owner.get('host')}"
 
 
+#: ``errno`` values of a write the file system refused (full disk or quota, read-only, no
+#: permission, file too large, I/O error): the run cannot go on, but is left resumable.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EFBIG, errno.EIO})
+
+
+def is_write_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a refused write (see :data:`WRITE_ERRNOS`)."""
+    return isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS
+
+
 def write_error(folder: Path, exc: OSError) -> StoreError:
     """A one-line StoreError for a write that failed in ``folder`` (full disk, read-only, ...)."""
     cause = exc.strerror or str(exc)
@@ -1250,6 +1269,6 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunStore]:
 __all__ = [
     "BASE_COLUMNS", "FORMAT", "KEY_COLUMNS", "RUN_STATUSES", "TEXT_COLUMNS", "RowFile", "RunStore",
     "StoreError", "acquire_run_lock", "atomic_write_json", "process_start_time", "release_run_lock",
-    "run_lock_held", "write_error", "h5_key", "h5_name", "have_pyarrow", "list_runs",
+    "WRITE_ERRNOS", "is_write_error", "run_lock_held", "write_error", "h5_key", "h5_name", "have_pyarrow", "list_runs",
     "rows_to_frame", "sort_rows", "unescape_h5_name",
 ]
