@@ -14,7 +14,6 @@ safetensors; the Hugging Face conversion (``apple/DepthPro-hf``) is renamed to t
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import urllib.error
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from dpbench.errors import CheckpointError, MissingExtraError
+from dpbench.io.confine import confined
+from dpbench.io.limits import read_json
 from dpbench.resources import cache_dir, load_toml, resource_path
 
 CARD_FILE = "models/depthpro.toml"
@@ -230,21 +231,37 @@ def checkpoint_files(path: str | os.PathLike) -> list[Path]:
 def _folder_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (ValueError, KeyError) as exc:
-            raise CheckpointError(f"{index}: unreadable safetensors index ({exc})") from exc
-        return [folder / name for name in sorted(set(weight_map.values()))]
-    single = folder / "model.safetensors"
-    if single.is_file():
-        return [single]
-    native = folder / checkpoint_name()
-    if native.is_file():
-        return [native]
+        document = read_json(index, "safetensors index", error=CheckpointError)
+        weight_map = document.get("weight_map") if isinstance(document, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise CheckpointError(f"{index}: unreadable safetensors index (no 'weight_map' table)")
+        return [_shard_path(folder, index, name) for name in sorted(set(map(str, weight_map.values())))]
+    for name in ("model.safetensors", checkpoint_name()):
+        if (folder / name).is_file():
+            return [confined(folder / name, containment_root(folder), "checkpoint file", error=CheckpointError)]
     raise CheckpointError(
         f"{folder}: no checkpoint inside (expected {checkpoint_name()}, model.safetensors or "
         "model.safetensors.index.json)"
     )
+
+
+def containment_root(folder: Path) -> Path:
+    """The folder a checkpoint folder's files must stay in: the folder itself, or for a Hugging
+    Face cache snapshot (``.../models--<org>--<name>/snapshots/<revision>/``, whose files are
+    symlinks to ``../../blobs/<hash>``) the ``models--*`` folder of that repository."""
+    snapshots = folder.parent
+    if snapshots.name == "snapshots" and snapshots.parent.name.startswith("models--"):
+        return snapshots.parent
+    return folder
+
+
+def _shard_path(folder: Path, index: Path, name: str) -> Path:
+    """The shard ``name`` listed by ``index``: a plain name inside ``folder`` (no absolute path,
+    no ``..``, no link leading out of :func:`containment_root`)."""
+    if not name or Path(name).is_absolute() or ".." in Path(name).parts or "\0" in name:
+        raise CheckpointError(f"{index}: refuses the shard name {name!r} (it must be a file name inside "
+                              f"{folder})")
+    return confined(folder / name, containment_root(folder), "safetensors shard", error=CheckpointError)
 
 
 def _read_safetensors(path: Path) -> dict:
