@@ -15,7 +15,13 @@ A run lives in ``<runs_dir>/<run-id>/`` (see ``docs/ARCHITECTURE.md``):
   ``focal_px`` and ``output_kind``. While a run is going, each prediction is first written to its
   own small file in ``predictions.parts/`` (atomically) and merged into ``predictions.h5`` at the
   end, so a kill can never leave a half-written HDF5 file behind;
-- ``shards/rank-<r>/`` while a ``torchrun`` run is in progress (same row files, one per rank).
+- ``shards/rank-<r>/`` while a ``torchrun`` run is in progress (same row files, one per rank);
+- ``run.lock`` while a process writes the run: one writer per run, see :func:`acquire_run_lock`.
+
+Rows read back (table and journal) are data, not trust: a row with a non-numeric value, an
+unknown status or a key that is not text, and every copy of a key whose copies differ, is
+refused naming the file and the row; :meth:`RunStore.repair` (run by every resume) drops them
+so that their samples are evaluated again. Files are created with the user's umask.
 
 :class:`RunStore` is the only code that opens, writes, merges or deletes these files (rows, shards,
 journals, cached predictions, the lock); other modules call its methods. :func:`list_runs` finds runs.
