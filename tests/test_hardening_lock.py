@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -86,8 +87,9 @@ def test_a_live_holder_in_another_process_is_refused_with_one_line(tmp_path):
         print("locked", flush=True)
         sys.stdin.readline()
     """)
+    source = str(Path(store_module.__file__).parents[1])  # this checkout's dpbench, not an installed one
     holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+                              text=True, env={**os.environ, "PYTHONPATH": source})
     try:
         assert holder.stdout.readline().strip() == "locked"
         store = RunStore(tmp_path / "r")

@@ -12,9 +12,10 @@ import re
 from dpbench.errors import ModelError
 
 PRECISIONS = ("fp32", "fp16", "bf16")
-#: The device strings dpbench accepts.
+#: The device strings dpbench accepts (``meta`` too, internally: the architecture without
+#: weights, for parameter and FLOP counts in ``dpbench speed``).
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N or mps"
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(?::(\d+))?")
+_DEVICE = re.compile(r"auto|cpu|mps|meta|cuda(?::(\d+))?")
 
 
 class DeviceError(ModelError, ValueError):
@@ -31,7 +32,7 @@ def check_device(device: str) -> str:
     match = _DEVICE.fullmatch(text)
     if match is None:
         raise DeviceError(f"unknown device {text!r}: expected {DEVICE_FORMS}")
-    if text in ("auto", "cpu"):
+    if text in ("auto", "cpu", "meta"):
         return device
     try:
         import torch
