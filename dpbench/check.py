@@ -15,7 +15,7 @@ different protocol options, different sample lists or counts, an unfinished run)
 
 from __future__ import annotations
 
-import json
+import difflib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dpbench._table import format_table
 from dpbench.errors import DpbenchError, UnknownNameError
+from dpbench.io.limits import read_json
 from dpbench.report.aggregate import aggregate_run, open_store
 from dpbench.report.document import REPORT_FORMAT
 from dpbench.resources import load_toml, resource_dir
@@ -86,25 +87,67 @@ class CheckResult:
 # --- inputs -------------------------------------------------------------------------------
 
 def load_baseline(path: str | os.PathLike) -> dict:
-    """Read a ``dpbench-report/1`` JSON file; CheckError naming the file if it is not one."""
+    """Read a ``dpbench-report/1`` JSON file; CheckError naming the file if it is not one
+    (unreadable, nested too deeply, or failing :func:`validate_baseline`)."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckError(f"baseline file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckError(f"{path}: unreadable baseline ({exc})") from exc
+    if not path.exists():
+        raise CheckError(f"baseline file not found: {path}")
+    document = read_json(path, "baseline", error=CheckError, invalid="unreadable baseline")
+    validate_baseline(document, path)
+    return document
+
+
+#: Keys of a baseline's per-dataset results that are counts, not metrics.
+COUNT_KEYS = ("num_samples", NUM_ERRORS)
+
+
+def validate_baseline(document: object, source: object = "baseline") -> None:
+    """Refuse a baseline document that cannot be compared with (CheckError naming ``source``).
+
+    Every run has a ``results`` table of datasets, each a table of known metrics whose values
+    are finite numbers or null (a metric that was undefined); ``num_samples``/``num_errors`` are
+    counts; ``protocol``, ``datasets`` and ``model``, when present, are tables. A baseline that
+    held NaN or Infinity would make every comparison with it pass, so it is refused.
+    """
     if not isinstance(document, dict) or document.get("format") != REPORT_FORMAT:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
-        raise CheckError(f"{path}: not a dpbench report (format {found!r}, expected {REPORT_FORMAT!r}); "
+        raise CheckError(f"{source}: not a dpbench report (format {found!r}, expected {REPORT_FORMAT!r}); "
                          "make one with `dpbench report RUN --format json --out FILE`")
     runs = document.get("runs")
     if not isinstance(runs, list) or not runs:
-        raise CheckError(f"{path}: the baseline holds no run")
+        raise CheckError(f"{source}: the baseline holds no run")
+    known = all_metrics()
     for index, run in enumerate(runs):
         if not isinstance(run, dict) or not isinstance(run.get("results"), dict):
-            raise CheckError(f"{path}: run #{index} has no 'results' table")
-    return document
+            raise CheckError(f"{source}: run #{index} has no 'results' table")
+        for key in ("protocol", "datasets", "model"):
+            if run.get(key) is not None and not isinstance(run[key], dict):
+                raise CheckError(f"{source}: run #{index}: {key!r} is a {type(run[key]).__name__}, not a table")
+        for dataset, facts in (run.get("datasets") or {}).items():
+            if facts is not None and not isinstance(facts, dict):
+                raise CheckError(f"{source}: run #{index}: datasets.{dataset} is a {type(facts).__name__}, "
+                                 "not a table")
+        for dataset, scores in run["results"].items():
+            where = f"{source}: run #{index}, dataset {dataset!r}"
+            if not isinstance(scores, dict):
+                raise CheckError(f"{where}: the results entry is a {type(scores).__name__}, not a table "
+                                 "of metrics")
+            for metric, value in scores.items():
+                if metric in COUNT_KEYS:
+                    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                        raise CheckError(f"{where}: {metric} is {value!r}, not a count")
+                    continue
+                if metric not in known:
+                    close = difflib.get_close_matches(metric, known, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise CheckError(f"{where}: unknown metric {metric!r}{hint}")
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise CheckError(f"{where}: {metric} is {value!r}, not a number")
+                if not math.isfinite(value):
+                    raise CheckError(f"{where}: {metric} is {value!r}; a baseline value must be finite "
+                                     "(null when the metric was undefined)")
 
 
 def pick_baseline_run(document: Mapping, model: str, suite: str, run_id: str | None = None) -> dict:
@@ -289,7 +332,11 @@ def check_run(
     ``max_drop``: ``["delta1=0.01", "booster:abs_rel=0.02", "*=0"]`` or parsed overrides.
     The run is aggregated with the baseline's aggregation so that the two are comparable.
     """
-    document = against if isinstance(against, Mapping) else load_baseline(against)
+    if isinstance(against, Mapping):
+        document = dict(against)
+        validate_baseline(document)
+    else:
+        document = load_baseline(against)
     overrides = max_drop if isinstance(max_drop, Mapping) else parse_max_drop(max_drop)
     store = open_store(run)
     model = str((store.manifest.get("model") or {}).get("name"))

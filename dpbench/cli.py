@@ -45,6 +45,9 @@ def datasets_command(data_root: Path | None) -> None:
     from dpbench.datasets.listing import dataset_rows
 
     root = data_root or default_data_root()
+    if root is not None and not Path(root).is_dir():
+        what = "does not exist" if not Path(root).exists() else "is not a folder"
+        raise DpbenchError(f"data root {root} {what} (from {'--data-root' if data_root else '$DPBENCH_DATA'})")
     rows = dataset_rows(root)
     click.echo(f"data root: {root if root else '(none: pass --data-root or set $DPBENCH_DATA)'}")
     click.echo(format_table(rows, ["name", "task", "found", "samples", "layout", "notes"]))

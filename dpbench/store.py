@@ -15,7 +15,13 @@ A run lives in ``<runs_dir>/<run-id>/`` (see ``docs/ARCHITECTURE.md``):
   ``focal_px`` and ``output_kind``. While a run is going, each prediction is first written to its
   own small file in ``predictions.parts/`` (atomically) and merged into ``predictions.h5`` at the
   end, so a kill can never leave a half-written HDF5 file behind;
-- ``shards/rank-<r>/`` while a ``torchrun`` run is in progress (same row files, one per rank).
+- ``shards/rank-<r>/`` while a ``torchrun`` run is in progress (same row files, one per rank);
+- ``run.lock`` while a process writes the run: one writer per run, see :func:`acquire_run_lock`.
+
+Rows read back (table and journal) are data, not trust: a row with a non-numeric value, an
+unknown status or a key that is not text, and every copy of a key whose copies differ, is
+refused naming the file and the row; :meth:`RunStore.repair` (run by every resume) drops them
+so that their samples are evaluated again. Files are created with the user's umask.
 
 :class:`RunStore` is the only code that opens, writes, merges or deletes these files (rows, shards,
 journals, cached predictions, the lock); other modules call its methods. :func:`list_runs` finds runs.
@@ -23,16 +29,20 @@ journals, cached predictions, the lock); other modules call its methods. :func:`
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import importlib.util
+import io
 import json
 import logging
 import math
 import os
 import re
+import secrets
 import shutil
 import socket
-import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,10 +91,26 @@ def have_pyarrow() -> bool:
 
 # -- small file helpers ----------------------------------------------------------------------
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def _new_temp(folder: Path, prefix: str, suffix: str = ".tmp") -> tuple[int, str]:
+    """Create a fresh temporary file in ``folder``; return its descriptor and path.
+
+    Unlike ``tempfile.mkstemp`` (always mode 0600), the file is created with mode 0666 minus
+    the user's umask, so that the run files renamed from it get the permissions the user's
+    other files get (a shared results folder stays readable by the group).
+    """
+    for _ in range(100):
+        name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), name
+        except FileExistsError:
+            continue
+    raise StoreError(f"{folder}: cannot create a temporary file (100 names taken)")
+
+
+def atomic_write_bytes(path: Path, data: bytes, prefix: str | None = None) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _new_temp(path.parent, prefix=prefix or f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -194,9 +220,62 @@ def _text_cell(value: Any) -> str:
 
 
 def _dedupe(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per key, when the copies of a key are identical (a process killed between
+    rewriting the table and deleting the journal leaves such copies). Conflicting copies are
+    left for :func:`_conflicts` to report."""
     if frame.empty:
         return frame
-    return frame.drop_duplicates(subset=list(KEY_COLUMNS), keep="first").reset_index(drop=True)
+    return frame.drop_duplicates(keep="first").reset_index(drop=True)
+
+
+def _conflicts(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose key has copies that differ (after :func:`_dedupe`): a tampered or foreign row
+    that no rule can tell from the true one."""
+    if frame.empty:
+        return pd.Series(np.zeros(0, dtype=bool), index=frame.index)
+    return frame.duplicated(subset=list(KEY_COLUMNS), keep=False)
+
+
+def _key_text(row: Mapping[str, Any]) -> str:
+    return f"({row['dataset']}, {row['sample_id']}, {row['task']})"
+
+
+def _journal_row_problem(row: Mapping[str, Any]) -> str | None:
+    """Why a journal row read back cannot be trusted (None when it can): keys must be text,
+    the status one of :data:`ROW_STATUSES`, every other non-text value a number or null."""
+    for key in KEY_COLUMNS:
+        if not isinstance(row.get(key), str):
+            return f"{key} is {row.get(key)!r}, not text"
+    if row.get("status") not in ROW_STATUSES:
+        return f"unknown status {row.get('status')!r}"
+    for column, value in row.items():
+        if column in TEXT_COLUMNS or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{column} is {value!r}, not a number"
+    return None
+
+
+_NAN_TEXT = ("", "nan", "NaN")
+
+
+def _table_row_problems(frame: pd.DataFrame) -> list[tuple[int, str]]:
+    """(position, problem) of each table row that cannot be trusted, as read from disk (before
+    the schema is applied, which would turn a non-numeric value into NaN unseen)."""
+    found: dict[int, str] = {}
+    status = frame["status"].astype(str)
+    for position in np.flatnonzero(~status.isin(ROW_STATUSES).to_numpy()):
+        found.setdefault(int(position), f"unknown status {frame['status'].iat[position]!r}")
+    for column in frame.columns:
+        if column in TEXT_COLUMNS or pd.api.types.is_numeric_dtype(frame[column].dtype):
+            continue
+        values = frame[column]
+        numbers = pd.to_numeric(values, errors="coerce")
+        blank = values.isna() | values.astype(str).isin(_NAN_TEXT)
+        bad = (numbers.isna() & ~blank) | values.map(lambda v: isinstance(v, bool))
+        for position in np.flatnonzero(bad.to_numpy()):
+            found.setdefault(int(position), f"{column} is {values.iat[position]!r}, not a number")
+    return sorted(found.items())
 
 
 def sort_rows(frame: pd.DataFrame, dataset_order: Sequence[str] = (),
@@ -250,10 +329,17 @@ class RowFile:
 
     # reading ---------------------------------------------------------------------------
     def read_table(self) -> pd.DataFrame:
-        """The consolidated table (empty frame when none was written yet)."""
+        """The consolidated table (empty frame when none was written yet); StoreError if a row
+        cannot be trusted (see :meth:`read_checked`)."""
+        frame, problems = self._read_table_checked()
+        if problems:
+            raise _untrusted(problems)
+        return frame
+
+    def _read_table_checked(self) -> tuple[pd.DataFrame, list[str]]:
         path = self.table_path
         if not path.exists():
-            return rows_to_frame([])
+            return rows_to_frame([]), []
         try:
             if self.kind == "parquet":
                 frame = pd.read_parquet(path)
@@ -267,50 +353,87 @@ class RowFile:
             raise StoreError(f"{path}: the samples table lacks the column(s) {', '.join(missing)}")
         if self.kind == "csv":
             frame = frame.replace({"": np.nan}).astype(object)
-        return rows_to_frame(frame)
+        frame = frame.reset_index(drop=True)
+        bad = _table_row_problems(frame)
+        problems = [f"{path}: row {position + 1} {_key_text(frame.iloc[position])}: {problem}"
+                    for position, problem in bad]
+        if bad:
+            frame = frame.drop(index=[position for position, _ in bad]).reset_index(drop=True)
+        return rows_to_frame(frame), problems
 
     def read_journal(self, strict: bool = False) -> tuple[list[dict], bool]:
         """Rows of the journal and whether a trailing partial line was ignored.
 
-        A malformed line anywhere but at the end is corruption: StoreError.
+        A malformed line anywhere but at the end is corruption: StoreError. A well-formed row
+        that cannot be trusted (:func:`_journal_row_problem`) is a StoreError too.
         """
+        rows, partial, problems = self._read_journal_checked(strict)
+        if problems:
+            raise _untrusted(problems)
+        return rows, partial
+
+    def _read_journal_checked(self, strict: bool = False) -> tuple[list[dict], bool, list[str]]:
         path = self.journal_path
         if not path.exists():
-            return [], False
+            return [], False, []
         data = path.read_bytes()
         if not data:
-            return [], False
+            return [], False, []
         lines = data.split(b"\n")
         complete, tail = lines[:-1], lines[-1]
         rows: list[dict] = []
+        problems: list[str] = []
         for number, line in enumerate(complete, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
                 raise StoreError(f"{path}: line {number} is not valid JSON ({exc}); the journal is "
                                  "corrupt") from exc
             if not isinstance(row, dict) or any(k not in row for k in KEY_COLUMNS):
                 raise StoreError(f"{path}: line {number} is not a sample row")
+            problem = _journal_row_problem(row)
+            if problem is not None:
+                problems.append(f"{path}: line {number} {_key_text(row)}: {problem}")
+                continue
             rows.append(row)
         partial = bool(tail.strip())
         if partial and strict:
             raise StoreError(f"{path}: the last line is incomplete (a process was killed while "
                              "writing it); run RunStore.repair() to drop it")
-        return rows, partial
+        return rows, partial, problems
 
-    def read(self) -> pd.DataFrame:
-        """Table rows followed by journal rows, without duplicate keys."""
-        table = self.read_table()
-        journal, partial = self.read_journal()
+    def read_checked(self) -> tuple[pd.DataFrame, list[str]]:
+        """The rows that can be trusted (table, then journal, one per key) and one sentence for
+        each row that cannot: a non-numeric metric, an unknown status, a key that is not text,
+        or a key with differing copies (all copies are left out: nothing tells which one is
+        true, and the sample is simply run again)."""
+        table, problems = self._read_table_checked()
+        journal, partial, journal_problems = self._read_journal_checked()
+        problems += journal_problems
         if partial:
             log.warning("%s: ignoring an incomplete last line (sample in flight when killed)",
                         self.journal_path)
-        if not journal:
-            return table
-        frame = rows_to_frame(pd.concat([table, rows_to_frame(journal)], ignore_index=True))
-        return _dedupe(frame)
+        frame = table
+        if journal:
+            frame = rows_to_frame(pd.concat([table, rows_to_frame(journal)], ignore_index=True))
+        frame = _dedupe(frame)
+        conflicts = _conflicts(frame)
+        if conflicts.any():
+            for _, row in frame[conflicts].drop_duplicates(subset=list(KEY_COLUMNS)).iterrows():
+                problems.append(f"{self.folder}: key {_key_text(row)} has differing rows in "
+                                f"{self.table_path.name} / {JOURNAL}")
+            frame = frame[~conflicts].reset_index(drop=True)
+        return frame, problems
+
+    def read(self) -> pd.DataFrame:
+        """Table rows followed by journal rows, one per key; StoreError naming the file and the
+        row when a row cannot be trusted (:meth:`read_checked`)."""
+        frame, problems = self.read_checked()
+        if problems:
+            raise _untrusted(problems)
+        return frame
 
     # writing ---------------------------------------------------------------------------
     def append(self, records: Iterable[Mapping[str, Any]]) -> None:
@@ -350,7 +473,7 @@ class RowFile:
         self.folder.mkdir(parents=True, exist_ok=True)
         frame = rows_to_frame(frame)
         path = self.table_path
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _new_temp(self.folder, prefix=f".{path.name}.")
         os.close(fd)
         try:
             if self.kind == "parquet":
@@ -374,9 +497,16 @@ class RowFile:
         return rows
 
     def close(self) -> None:
-        if self._journal_handle is not None:
-            self._journal_handle.close()
-            self._journal_handle = None
+        """Close the journal (rows are already flushed; a close that fails still drops the handle)."""
+        handle, self._journal_handle = self._journal_handle, None
+        if handle is not None:
+            handle.close()
+
+
+def _untrusted(problems: Sequence[str]) -> StoreError:
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return StoreError(f"{problems[0]}{more}; RunStore.repair() (or resuming the run) drops such rows "
+                      "and their samples are run again")
 
 
 def _journal_safe(row: Mapping[str, Any]) -> dict:
@@ -399,24 +529,24 @@ def _part_name(dataset: str, sample_id: str) -> str:
 
 def write_prediction_part(folder: Path, dataset: str, sample_id: str, depth: np.ndarray,
                           attrs: Mapping[str, Any]) -> Path:
-    """Write one cached prediction (float16, gzip) as its own small HDF5 file, atomically."""
+    """Write one cached prediction (float16, gzip) as its own small HDF5 file, atomically.
+
+    The HDF5 file is built in memory and written with one ordinary write: HDF5 never touches
+    the disk here, so a full disk is a plain ``OSError`` (never a crash inside the HDF5
+    library with a half-open file).
+    """
     import h5py
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / _part_name(dataset, sample_id)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part.", suffix=".tmp")
-    os.close(fd)
     values = np.clip(np.asarray(depth, dtype=np.float32), -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
-    try:
-        with h5py.File(tmp, "w") as handle:
-            ds = handle.create_dataset(h5_key(dataset, sample_id), data=values, compression="gzip",
-                                       compression_opts=4, shuffle=True,
-                                       chunks=_chunk_shape(values.shape))
-            _set_attrs(ds, {**attrs, "dataset": dataset, "sample_id": sample_id})
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(Path(tmp))
-        raise
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        ds = handle.create_dataset(h5_key(dataset, sample_id), data=values, compression="gzip",
+                                   compression_opts=4, shuffle=True,
+                                   chunks=_chunk_shape(values.shape))
+        _set_attrs(ds, {**attrs, "dataset": dataset, "sample_id": sample_id})
+    atomic_write_bytes(path, buffer.getvalue(), prefix=".part.")
     return path
 
 
@@ -460,14 +590,34 @@ class RunStore:
 
     # creation and manifest ---------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | os.PathLike, manifest: Mapping[str, Any]) -> RunStore:
-        """Create a new run folder holding ``manifest``; refuses an existing run."""
+    def create(cls, path: str | os.PathLike, manifest: Mapping[str, Any], lock: bool = False) -> RunStore:
+        """Create a new run folder holding ``manifest``; refuses an existing run.
+
+        The folder's lock is taken before the manifest is looked for and written, so that of
+        several processes creating the same run at once exactly one succeeds; the others get
+        a StoreError. With ``lock=True`` the lock is kept (the caller is the run's writer until
+        :meth:`release_lock` or its exit), otherwise it is given up once the manifest is written.
+        """
         path = Path(path)
-        if (path / MANIFEST).exists():
-            raise StoreError(f"{path}: a run already exists there")
-        path.mkdir(parents=True, exist_ok=True)
-        manifest = {"format": FORMAT, **manifest}
-        atomic_write_json(path / MANIFEST, manifest)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(path, exc) from exc
+        held_before = _held_key(path) in _HELD
+        acquire_run_lock(path, str(manifest.get("run_id") or path.name))
+        try:
+            if (path / MANIFEST).exists():
+                raise StoreError(f"{path}: a run already exists there")
+            try:
+                atomic_write_json(path / MANIFEST, {"format": FORMAT, **manifest})
+            except OSError as exc:
+                raise write_error(path, exc) from exc
+        except BaseException:
+            if not held_before:
+                release_run_lock(path)
+            raise
+        if not lock and not held_before:
+            release_run_lock(path)
         return cls(path)
 
     @property
@@ -543,12 +693,32 @@ class RunStore:
             return rows_to_frame([])
         if len(frames) == 1:
             return frames[0]
-        return _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+        return self._merged(frames)
+
+    def _merged(self, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+        """Rows of several row files, one per key; StoreError when two files disagree on a key."""
+        merged = _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+        conflicts = _conflicts(merged)
+        if conflicts.any():
+            first = merged[conflicts].iloc[0]
+            raise _untrusted([f"{self.path}: key {_key_text(first)} has differing rows in the run and "
+                              f"its shards ({int(conflicts.sum())} rows)"])
+        return merged
 
     def done_keys(self) -> set[tuple[str, str, str]]:
         """The (dataset, sample_id, task) keys that already have a row."""
         frame = self.rows()
         return set(zip(frame["dataset"], frame["sample_id"], frame["task"], strict=True))
+
+    def drop_foreign_rows(self, dataset: str, sample_ids: Iterable[str]) -> int:
+        """Remove the rows of ``dataset`` whose sample is not among ``sample_ids`` (the dataset
+        as it is on disk now); returns how many went. Such rows come from a tampered journal
+        or another version of the dataset, and would otherwise reach the tables."""
+        frame = self._rows.read()
+        foreign = (frame["dataset"] == dataset) & ~frame["sample_id"].isin(set(sample_ids))
+        if foreign.any():
+            self._rows.consolidate(frame[~foreign].reset_index(drop=True))
+        return int(foreign.sum())
 
     def append_rows(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Append rows (journal + flush); see :meth:`consolidate`."""
@@ -593,7 +763,7 @@ class RunStore:
         frames = [f for f in [self._rows.read()] + [f.read() for f in files] if not f.empty]
         count = sum(len(f) for f in frames[1:])
         if frames:
-            merged = _dedupe(rows_to_frame(pd.concat(frames, ignore_index=True)))
+            merged = self._merged(frames)
             self._rows.consolidate(sort_rows(merged, dataset_order, task_order))
         for row_file in files:
             row_file.close()
@@ -696,7 +866,14 @@ class RunStore:
         parts = [p for folder in self._part_folders() for p in sorted(folder.glob("*.h5"))]
         if not parts:
             return 0
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{PREDICTIONS}.", suffix=".tmp")
+        # HDF5 does not survive a write refused halfway (it may crash the process): make sure
+        # the merged copy fits before HDF5 writes anything (gzip parts copy at their size).
+        needed = sum(p.stat().st_size for p in parts) + (
+            self.predictions_path.stat().st_size if self.predictions_path.exists() else 0)
+        if shutil.disk_usage(self.path).free < needed + (16 << 20):
+            raise OSError(errno.ENOSPC, f"No space left on device for merging {len(parts)} cached "
+                                        f"prediction(s) ({needed:,} bytes)")
+        fd, tmp = _new_temp(self.path, prefix=f".{PREDICTIONS}.")
         os.close(fd)
         try:
             if self.predictions_path.exists():
@@ -726,32 +903,21 @@ class RunStore:
 
     # locking ---------------------------------------------------------------------------
     def acquire_lock(self) -> None:
-        """Mark the run as being written by this process; refuse if another live process is."""
-        owner = self.lock_owner()
-        mine = owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname()
-        if owner is not None and not mine and _process_alive(owner):
-            raise StoreError(f"run {self.run_id} is being written by process {owner['pid']} on "
-                             f"{owner['host']}; wait for it or stop it first")
-        atomic_write_json(self.path / LOCK, {"pid": os.getpid(), "host": socket.gethostname()})
+        """Become the one writer of this run; StoreError if another live process is (see
+        :func:`acquire_run_lock`). Calling it again in the same process does nothing."""
+        acquire_run_lock(self.path, self.run_id)
 
     def release_lock(self) -> None:
-        owner = self.lock_owner()
-        if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
-            _unlink_quietly(self.path / LOCK)
+        """Give up the writer's lock taken by this process (nothing if it holds none)."""
+        release_run_lock(self.path)
 
     def lock_owner(self) -> dict | None:
-        path = self.path / LOCK
-        if not path.exists():
-            return None
-        try:
-            owner = json.loads(path.read_text())
-            return owner if isinstance(owner, dict) and "pid" in owner else None
-        except (OSError, json.JSONDecodeError):
-            return None
+        """Host, PID and process start time recorded by the lock's holder (None if unlocked)."""
+        return _read_owner(self.path / LOCK) if self.is_locked() else None
 
     def is_locked(self) -> bool:
-        owner = self.lock_owner()
-        return owner is not None and _process_alive(owner)
+        """True while some process (this one included) holds the run's lock."""
+        return run_lock_held(self.path)
 
     # integrity -------------------------------------------------------------------------
     def problems(self) -> list[str]:
@@ -855,7 +1021,7 @@ def _row_file_problems(row_file: RowFile) -> list[str]:
     found = []
     table = None
     try:
-        table = row_file.read_table()
+        table = row_file._read_table_checked()[0]
     except StoreError as exc:
         found.append(str(exc))
     if row_file.kind == "csv" and row_file.table_path.exists():
@@ -863,19 +1029,19 @@ def _row_file_problems(row_file: RowFile) -> list[str]:
         if data and not data.endswith(b"\n"):
             found.append(f"{row_file.table_path}: the last line is incomplete (half-written file)")
     try:
-        row_file.read_journal(strict=True)
+        row_file._read_journal_checked(strict=True)
     except StoreError as exc:
         found.append(str(exc))
+    try:
+        found.extend(row_file.read_checked()[1])
+    except StoreError:
+        pass  # an unreadable table or journal: reported above
     if table is not None and not table.empty:
         dupes = table.duplicated(subset=list(KEY_COLUMNS))
         if dupes.any():
             first = table[dupes].iloc[0]
             found.append(f"{row_file.table_path}: {int(dupes.sum())} duplicate row key(s), e.g. "
                          f"({first['dataset']}, {first['sample_id']}, {first['task']})")
-        bad = ~table["status"].isin(ROW_STATUSES)
-        if bad.any():
-            found.append(f"{row_file.table_path}: {int(bad.sum())} row(s) with a status other than "
-                         f"{' or '.join(ROW_STATUSES)}")
     return found
 
 
@@ -884,7 +1050,7 @@ def _repair_row_file(row_file: RowFile) -> list[str]:
     if row_file._drop_partial_tail():
         actions.append(f"dropped the incomplete last line of {row_file.journal_path.name}")
     try:
-        row_file.read_journal(strict=True)
+        row_file._read_journal_checked(strict=True)
     except StoreError:
         aside = row_file.journal_path.with_name(JOURNAL + ".corrupt")
         os.replace(row_file.journal_path, aside)
@@ -896,7 +1062,7 @@ def _repair_row_file(row_file: RowFile) -> list[str]:
             atomic_write_bytes(path, data[: data.rfind(b"\n") + 1])
             actions.append(f"dropped the incomplete last line of {path.name}")
     try:
-        table = row_file.read_table()
+        table = row_file._read_table_checked()[0]
     except StoreError:
         aside = path.with_name(path.name + ".corrupt")
         os.replace(path, aside)
@@ -907,21 +1073,184 @@ def _repair_row_file(row_file: RowFile) -> list[str]:
     if len(clean) != len(table):
         row_file.write_table(clean)
         actions.append(f"dropped {len(table) - len(clean)} duplicate or malformed row(s) of {path.name}")
+    rows, untrusted = row_file.read_checked()
+    if untrusted:
+        row_file.consolidate(rows)
+        actions.append(f"dropped {len(untrusted)} row(s) that cannot be trusted (their samples will be "
+                       f"run again), e.g. {untrusted[0]}")
     return actions
 
 
-def _process_alive(owner: Mapping[str, Any]) -> bool:
-    if owner.get("host") != socket.gethostname():
-        return True  # cannot tell for another machine: assume it is alive
+# -- the writer's lock -------------------------------------------------------------------------
+#
+# ``run.lock`` is locked with ``flock`` and held open for the life of the run: the kernel drops
+# the lock when the process ends, however it ends, so a lock is never stale and a recycled PID
+# can never keep a run locked. Taking it is one atomic step (``flock(LOCK_EX | LOCK_NB)``). The
+# file records the holder's host, PID and process start time, for messages and for file systems
+# without ``flock``, where a recorded holder counts as alive only if a process with that PID and
+# that start time exists on this host.
+
+#: Lock files held by this process, by the resolved run folder: the open descriptor.
+_HELD: dict[str, int] = {}
+#: How long a blocked lock is retried before giving up (someone merely testing the lock holds it
+#: for microseconds; a run holds it for its whole life).
+LOCK_PATIENCE_SECONDS = 0.2
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+def _held_key(folder: Path) -> str:
+    return os.path.realpath(folder)
+
+
+def process_start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, field 22 of
+    ``/proc/<pid>/stat``), or None when there is no such process or no ``/proc``."""
     try:
-        os.kill(int(owner["pid"]), 0)
+        text = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = text[text.rfind(")") + 2:].split()  # the command name may hold spaces and ')'
+    return fields[19] if len(fields) > 19 else None
+
+
+def _owner_record() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(),
+            "process_start": process_start_time(os.getpid())}
+
+
+def _read_owner(path: Path) -> dict | None:
+    try:
+        owner = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return owner if isinstance(owner, dict) and "pid" in owner else None
+
+
+def _owner_alive(owner: Mapping[str, Any]) -> bool:
+    """Whether a recorded holder still runs: another host cannot be asked (assumed alive); on
+    this host the PID must exist and, when recorded, have the same process start time."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        pid = int(owner["pid"])
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    except (TypeError, ValueError):
+        pass
+    except (TypeError, ValueError, KeyError, OverflowError):
         return False
-    return True
+    recorded = owner.get("process_start")
+    return recorded is None or process_start_time(pid) in (None, str(recorded))
+
+
+def _describe_owner(owner: Mapping[str, Any] | None) -> str:
+    if not owner:
+        return "another process"
+    return f"process {owner.get('pid')} on {owner.get('host')}"
+
+
+#: ``errno`` values of a write the file system refused (full disk or quota, read-only, no
+#: permission, file too large, I/O error): the run cannot go on, but is left resumable.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EFBIG, errno.EIO})
+
+
+def is_write_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a refused write (see :data:`WRITE_ERRNOS`)."""
+    return isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS
+
+
+def write_error(folder: Path, exc: OSError) -> StoreError:
+    """A one-line StoreError for a write that failed in ``folder`` (full disk, read-only, ...)."""
+    cause = exc.strerror or str(exc)
+    return StoreError(f"cannot write to {folder}: {cause}")
+
+
+def acquire_run_lock(folder: Path, run_id: str | None = None) -> None:
+    """Take the writer's lock of the run in ``folder`` (StoreError if a live process holds it)."""
+    folder = Path(folder)
+    key = _held_key(folder)
+    if key in _HELD:
+        return
+    path = folder / LOCK
+    name = run_id or folder.name
+    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise write_error(folder, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
+            raise StoreError(f"run {name} is being written by {_describe_owner(_read_owner(path))}; "
+                             "wait for it or stop it first") from None
+        except OSError as exc:
+            if exc.errno not in _NO_FLOCK:
+                os.close(fd)
+                raise write_error(folder, exc) from exc
+            owner = _read_owner(path)
+            if owner is not None and owner.get("pid") != os.getpid() and _owner_alive(owner):
+                os.close(fd)
+                raise StoreError(f"run {name} is being written by {_describe_owner(owner)}; wait "
+                                 "for it or stop it first") from None
+            log.warning("%s: the file system does not support locks; concurrent writers of this "
+                        "run are detected only by the PID recorded in %s", folder, LOCK)
+        # The previous holder may have removed the file between our open and our lock: then we
+        # locked an orphan and must start again with the file now at that path.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(_owner_record()) + "\n").encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise write_error(folder, exc) from exc
+        _HELD[key] = fd
+        return
+
+
+def release_run_lock(folder: Path) -> None:
+    """Give up the lock of the run in ``folder`` if this process holds it (the file goes)."""
+    fd = _HELD.pop(_held_key(folder), None)
+    if fd is None:
+        return
+    _unlink_quietly(Path(folder) / LOCK)
+    os.close(fd)
+
+
+def run_lock_held(folder: Path) -> bool:
+    """Whether a live process (this one included) holds the lock of the run in ``folder``."""
+    if _held_key(folder) in _HELD:
+        return True
+    path = Path(folder) / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        owner = _read_owner(path)
+        return owner is not None and _owner_alive(owner)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        owner = _read_owner(path)
+        return owner is not None and _owner_alive(owner)
+    finally:
+        os.close(fd)  # closing drops the shared lock taken to test it
+    return False
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunStore]:
@@ -945,6 +1274,7 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunStore]:
 
 __all__ = [
     "BASE_COLUMNS", "FORMAT", "KEY_COLUMNS", "RUN_STATUSES", "TEXT_COLUMNS", "RowFile", "RunStore",
-    "StoreError", "atomic_write_json", "h5_key", "h5_name", "have_pyarrow", "list_runs",
+    "StoreError", "acquire_run_lock", "atomic_write_json", "process_start_time", "release_run_lock",
+    "WRITE_ERRNOS", "is_write_error", "run_lock_held", "write_error", "h5_key", "h5_name", "have_pyarrow", "list_runs",
     "rows_to_frame", "sort_rows", "unescape_h5_name",
 ]

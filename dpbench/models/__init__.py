@@ -129,6 +129,9 @@ def load_model(
     **options,
 ) -> DepthModel:
     """Create the model registered as ``name`` (the contract in docs/ARCHITECTURE.md)."""
+    from dpbench.models.device import check_device
+
+    check_device(device)  # once for every model, probes included
     info, arg = get_model_info(name)
     for module in info.requires:
         if importlib.util.find_spec(module) is None:

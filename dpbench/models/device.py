@@ -1,29 +1,73 @@
-"""Device and precision choices shared by the torch-based wrappers."""
+"""Device and precision choices shared by the model wrappers.
+
+A device string is checked once, by :func:`check_device`, before any model is built: every
+model (probes and predictions folders too, which run on the CPU whatever is asked) refuses a
+device that is not a device name or is not available here, with one line naming it.
+"""
 
 from __future__ import annotations
 
+import re
+
+from dpbench.errors import ModelError
+
 PRECISIONS = ("fp32", "fp16", "bf16")
+#: The device strings dpbench accepts (``meta`` too, internally: the architecture without
+#: weights, for parameter and FLOP counts in ``dpbench speed``).
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N or mps"
+_DEVICE = re.compile(r"auto|cpu|mps|meta|cuda(?::(\d+))?")
+
+
+class DeviceError(ModelError, ValueError):
+    """A device string that is not a device, or a device this machine does not have."""
+
+
+def check_device(device: str) -> str:
+    """``device`` unchanged when it names a device this machine has; DeviceError otherwise.
+
+    Only ``cuda``/``cuda:N``/``mps`` need PyTorch to be answered, so ``auto`` and ``cpu`` never
+    import it.
+    """
+    text = str(device)  # a torch.device is accepted too
+    match = _DEVICE.fullmatch(text)
+    if match is None:
+        raise DeviceError(f"unknown device {text!r}: expected {DEVICE_FORMS}")
+    if text in ("auto", "cpu", "meta"):
+        return device
+    try:
+        import torch
+    except ImportError:
+        raise DeviceError(f"device {text!r} needs PyTorch, which is not installed (use --device cpu)") from None
+    if text == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError("device 'mps' requested but MPS is not available on this machine "
+                              "(use --device cpu or auto)")
+        return device
+    if not torch.cuda.is_available():
+        raise DeviceError(f"device {text!r} requested but CUDA is not available on this machine "
+                          "(use --device cpu or auto)")
+    index = match.group(1)
+    if index is not None and int(index) >= torch.cuda.device_count():
+        raise DeviceError(f"device {text!r} requested but this machine has {torch.cuda.device_count()} "
+                          "CUDA device(s)")
+    return device
 
 
 def resolve_device(device: str = "auto"):
-    """A ``torch.device`` for 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'."""
+    """A ``torch.device`` for 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'
+    (DeviceError, via :func:`check_device`, for anything else or a missing device)."""
     import torch
 
-    if device == "auto":
+    check_device(device)
+    if str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         mps = getattr(torch.backends, "mps", None)
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available on this machine")
-    if resolved.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise RuntimeError("device 'mps' requested but MPS is not available on this machine")
-    return resolved
+    return torch.device(device)
 
 
 def resolve_dtype(precision: str = "fp32"):

@@ -42,7 +42,7 @@ from dpbench.errors import MissingExtraError, ModelError
 from dpbench.models import register_model
 from dpbench.models.base import DepthModel, check_output_kind, image_of, reject_unknown_options
 from dpbench.models.device import resolve_device, resolve_dtype
-from dpbench.models.hub_cache import hub_cache_location
+from dpbench.models.hub_cache import download_hint, hub_cache_location, is_offline
 from dpbench.types import Prediction, Sample
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,9 @@ class HFDepthModel(DepthModel):
         self.precision = precision
         self.dtype = resolve_dtype(precision)
         self.batch_size = int(batch_size)
-        kwargs = {"revision": revision} if revision else {}
+        kwargs: dict = {"revision": revision} if revision else {}
+        if is_offline():  # DPBENCH_OFFLINE like HF_HUB_OFFLINE: the cache only, no request, no retries
+            kwargs["local_files_only"] = True
         try:
             self.config = transformers.AutoConfig.from_pretrained(source, **kwargs)
             self.processor = transformers.AutoImageProcessor.from_pretrained(source, **kwargs)
@@ -248,12 +250,12 @@ def _load_failure_message(source: str, exc: Exception) -> str:
     if local.exists():
         detail = " ".join(str(exc).split())
         return f"hf:{source}: cannot load the local folder as a transformers depth model: {detail}"
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+    offline = is_offline() or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
     hint = (
-        "HF_HUB_OFFLINE=1 is set and the model is not in the Hub cache: download it once with "
-        f"`huggingface-cli download {source}` (or unset HF_HUB_OFFLINE), or pass a local folder"
+        "offline mode is on (DPBENCH_OFFLINE / HF_HUB_OFFLINE) and the model is not in the Hub cache: "
+        f"download it once with `{download_hint(source)}` (or turn offline mode off), or pass a local folder"
         if offline
-        else f"check the repository id, your network, or download it with `huggingface-cli download {source}`"
+        else f"check the repository id, your network, or download it with `{download_hint(source)}`"
     )
     detail = " ".join(str(exc).split())
     return f"hf:{source}: cannot load ({type(exc).__name__}: {detail}). {hint}"

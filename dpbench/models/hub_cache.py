@@ -1,6 +1,25 @@
-"""Where Hugging Face Hub downloads live, and whether a repository is already there (no network)."""
+"""Where Hugging Face Hub downloads live, whether a repository is already there (no network),
+and whether downloads are forbidden (offline mode)."""
 
 from __future__ import annotations
+
+import os
+
+#: Environment variables that forbid any download when set to a true value: dpbench's own, and
+#: huggingface_hub's, honoured the same way by every model that downloads.
+OFFLINE_VARIABLES = ("DPBENCH_OFFLINE", "HF_HUB_OFFLINE")
+
+
+def is_offline() -> bool:
+    """True when ``DPBENCH_OFFLINE`` or ``HF_HUB_OFFLINE`` is set to 1/true/yes/on."""
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in OFFLINE_VARIABLES)
+
+
+def download_hint(repo: str, filename: str = "", local_dir: str = "") -> str:
+    """The command that downloads a Hub repository (or one file of it): current huggingface_hub
+    installs ``hf`` (``huggingface-cli`` is gone)."""
+    command = f"hf download {repo}" + (f" {filename}" if filename else "")
+    return command + (f" --local-dir {local_dir}" if local_dir else "")
 
 
 def hub_cache_location() -> str:

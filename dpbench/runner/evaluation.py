@@ -34,7 +34,7 @@ from dpbench.runner.focal import focal_for_model, focal_source_of
 from dpbench.runner.prefetch import Loaded, Prefetcher
 from dpbench.runner.provenance import iso, utc_now
 from dpbench.runner.scoring import error_rows, error_text, score_sample
-from dpbench.store import RunStore
+from dpbench.store import RunStore, StoreError, is_write_error, write_error
 from dpbench.suites import Suite, SuiteEntry
 from dpbench.tasks import get_task, task_names
 from dpbench.types import Prediction, Sample
@@ -151,9 +151,39 @@ class Evaluation:
             self._finish("interrupted", "interrupted by the user", graceful=False)
             raise
         except BaseException as exc:
+            if is_write_error(exc):
+                raise self._abandon(exc) from exc
             self._finish("failed", error_text(exc), graceful=False)
             raise
-        return self._finish(status, failure, graceful=True)
+        try:
+            return self._finish(status, failure, graceful=True)
+        except OSError as exc:
+            if is_write_error(exc):
+                raise self._abandon(exc) from exc
+            raise
+
+    def _abandon(self, exc: OSError) -> StoreError:
+        """Stop after a refused write (full disk, read-only folder): keep what is on disk, leave
+        the run resumable, and return the one-line error to raise.
+
+        Nothing more is written that could fail again: the journal (flushed after every sample)
+        is closed, the manifest is marked ``interrupted`` if the disk still takes it (if not, it
+        says ``running`` and, with the lock gone, reads as ``interrupted`` all the same), and
+        the lock is released. The next start with the same setup resumes the run.
+        """
+        self._scorer.shutdown(wait=True)
+        error = write_error(self.store.path, exc)
+        try:
+            self.row_file.close()
+        except OSError:
+            pass  # buffered bytes of a row in flight: that sample is run again
+        if self.ctx.is_main:
+            try:
+                self.store.update_manifest(status="interrupted", finished=iso(utc_now()), failure=str(error))
+            except OSError:
+                pass
+            self.store.release_lock()
+        return error
 
     def _resolve_root(self, entry: SuiteEntry) -> tuple[Path | None, str]:
         if entry.path is not None:
@@ -212,6 +242,8 @@ class Evaluation:
             status="partial", reason="in progress",
         )
         self._write_manifest()
+        if self.ctx.is_main:
+            self._drop_foreign_rows(name, ids)
         if self.carried_rows is not None and self.ctx.is_main:
             self._write_rows([r for r in self.carried_rows(name)
                               if (r["dataset"], r["sample_id"], r["task"]) not in self.done])
@@ -230,6 +262,15 @@ class Evaluation:
         if self.ctx.is_main and not self.ctx.distributed:
             self._settle_record(name, ids, selected, entry.tasks)
             self._write_manifest()
+
+    def _drop_foreign_rows(self, name: str, ids: Sequence[str]) -> None:
+        """Rows read back for samples the dataset does not have are dropped, never scored."""
+        dropped = self.store.drop_foreign_rows(name, ids)
+        if dropped:
+            known = set(ids)
+            self.say(f"{name}: dropped {dropped} row(s) of the run for samples not in the dataset")
+            self.done = {k for k in self.done if k[0] != name or k[1] in known}
+            self.failed = {k for k in self.failed if k[0] != name or k[1] in known}
 
     def _settle_record(self, name: str, ids: Sequence[str], selected: Sequence[int],
                        tasks: Sequence[str]) -> None:

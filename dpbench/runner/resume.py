@@ -54,8 +54,8 @@ def open_store(config: RunConfig, ctx: DistContext, fingerprint: str, manifest: 
     runs_dir = Path(config.out)
     answer: dict[str, Any] = {}
     if ctx.is_main:
+        store, resumed = None, False
         try:
-            store, resumed = None, False
             if config.run_id is not None and (runs_dir / config.run_id / "manifest.json").exists():
                 if not config.resume:
                     raise StoreError(f"run {config.run_id} already exists in {runs_dir}; use --resume to "
@@ -68,7 +68,9 @@ def open_store(config: RunConfig, ctx: DistContext, fingerprint: str, manifest: 
                 resumed = store is not None
             if store is None:
                 run_id = config.run_id or new_run_id(runs_dir, model_record.get("name", "model"), suite_name)
-                store = RunStore.create(runs_dir / run_id, {**manifest, "run_id": run_id})
+                # creating the folder and taking its lock are one step: of two processes starting
+                # the same run id at once, one gets the run and the other a StoreError
+                store = RunStore.create(runs_dir / run_id, {**manifest, "run_id": run_id}, lock=True)
             else:
                 store.acquire_lock()
                 for action in store.repair():
@@ -78,9 +80,10 @@ def open_store(config: RunConfig, ctx: DistContext, fingerprint: str, manifest: 
                 history.append(iso(utc_now()))
                 store.update_manifest(status="running", finished=None, failure=None, resumed=history,
                                       environment=manifest["environment"])
-            store.acquire_lock()
             answer = {"path": str(store.path), "resumed": resumed}
         except BaseException as exc:
+            if store is not None:
+                store.release_lock()  # only if this process took it (a failed resume)
             answer = {"error": error_text(exc), "exception": exc}
     shared = ctx.broadcast({k: v for k, v in answer.items() if k != "exception"})
     if "error" in shared:

@@ -14,7 +14,6 @@ safetensors; the Hugging Face conversion (``apple/DepthPro-hf``) is renamed to t
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import urllib.error
@@ -25,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from dpbench.errors import CheckpointError, MissingExtraError
+from dpbench.io.confine import confined
+from dpbench.io.limits import read_json
+from dpbench.models.hub_cache import OFFLINE_VARIABLES, download_hint, is_offline
 from dpbench.resources import cache_dir, load_toml, resource_path
 
 CARD_FILE = "models/depthpro.toml"
-#: Environment variables that forbid any download when set to a true value.
-OFFLINE_VARIABLES = ("DPBENCH_OFFLINE", "HF_HUB_OFFLINE")
 _CHUNK = 1 << 20
 
 
@@ -56,11 +56,6 @@ def lookup_paths() -> list[tuple[str, Path]]:
 def weight_locations() -> list[tuple[str, bool]]:
     """For ``dpbench models``: every local place looked at, and whether a file is there."""
     return [(str(path), path.is_file()) for _, path in lookup_paths()]
-
-
-def is_offline() -> bool:
-    """True when ``DPBENCH_OFFLINE`` or ``HF_HUB_OFFLINE`` is set to a true value."""
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in OFFLINE_VARIABLES)
 
 
 # -- hashing -------------------------------------------------------------------------------------
@@ -168,6 +163,9 @@ def download_checkpoint(target: Path | None = None, *, progress: bool = True) ->
             return target
         except (OSError, urllib.error.URLError, CheckpointError, MissingExtraError, ValueError) as exc:
             failures.append(f"{source.label}: {exc}")
+            if _no_network(exc):
+                failures.append("no network, so no other source was tried")
+                break
         except Exception as exc:  # e.g. huggingface_hub's own errors when offline
             failures.append(f"{source.label}: {type(exc).__name__}: {exc}")
         finally:
@@ -175,32 +173,34 @@ def download_checkpoint(target: Path | None = None, *, progress: bool = True) ->
     raise CheckpointError(missing_checkpoint_message(download_errors=failures))
 
 
+def _no_network(exc: BaseException) -> bool:
+    """Whether a download failed before any server answered (name resolution, connection,
+    time-out): then every other source would fail the same way, after its own retries."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return False
+    if isinstance(exc, urllib.error.URLError):
+        return True
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
 def missing_checkpoint_message(download_errors: list[str] | None = None) -> str:
-    """The error text when no checkpoint is found: where it was looked for and how to get it."""
+    """The error text when no checkpoint is found (one line): where it was looked for, why it
+    was not downloaded, and how to get it."""
     card = model_card()["weights"]
-    places = "\n".join(f"  - {path}  ({label})" for label, path in lookup_paths())
+    places = ", ".join(f"{path} ({label})" for label, path in lookup_paths())
     cache_target = lookup_paths()[-1][1]
-    lines = [
-        f"The Depth Pro checkpoint '{card['file']}' was not found. Looked in:",
-        places,
-        "Get it with one of:",
-        f"  mkdir -p {cache_target.parent} && curl -L -o {cache_target} {card.get('url', '<url>')}",
-    ]
-    if card.get("hf_repo"):
-        lines.append(
-            f"  huggingface-cli download {card['hf_repo']} {card.get('hf_filename', card['file'])} "
-            f"--local-dir {cache_target.parent}"
-        )
-    lines.append(
-        "or put the file anywhere and pass --checkpoint PATH (or set $DPBENCH_CHECKPOINTS to its folder). "
-        "A Hugging Face conversion (apple/DepthPro-hf: a folder with model.safetensors) is accepted too."
-    )
+    text = f"the Depth Pro checkpoint '{card['file']}' was not found (looked in {places})."
     if download_errors:
-        lines.append("Download attempts failed:")
-        lines.extend(f"  - {error}" for error in download_errors)
+        text += " Download attempts failed: " + "; ".join(" ".join(e.split()) for e in download_errors) + "."
     elif download_errors is None and is_offline():
-        lines.append("Offline mode (DPBENCH_OFFLINE / HF_HUB_OFFLINE is set): no download was attempted.")
-    return "\n".join(lines)
+        text += f" Offline mode ({' / '.join(OFFLINE_VARIABLES)} is set): no download was attempted."
+    ways = [f"`curl -L -o {cache_target} {card.get('url', '<url>')}`"]
+    if card.get("hf_repo"):
+        hint = download_hint(card["hf_repo"], card.get("hf_filename", card["file"]), str(cache_target.parent))
+        ways.insert(0, f"`{hint}`")
+    return (text + f" Get it with {' or '.join(ways)}, or put the file anywhere and pass --checkpoint PATH "
+            "(or set $DPBENCH_CHECKPOINTS to its folder); a Hugging Face conversion (apple/DepthPro-hf: a "
+            "folder with model.safetensors) is accepted too")
 
 
 def resolve_checkpoint(checkpoint: str | os.PathLike | None = None, *, download: bool = True,
@@ -230,21 +230,37 @@ def checkpoint_files(path: str | os.PathLike) -> list[Path]:
 def _folder_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (ValueError, KeyError) as exc:
-            raise CheckpointError(f"{index}: unreadable safetensors index ({exc})") from exc
-        return [folder / name for name in sorted(set(weight_map.values()))]
-    single = folder / "model.safetensors"
-    if single.is_file():
-        return [single]
-    native = folder / checkpoint_name()
-    if native.is_file():
-        return [native]
+        document = read_json(index, "safetensors index", error=CheckpointError)
+        weight_map = document.get("weight_map") if isinstance(document, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise CheckpointError(f"{index}: unreadable safetensors index (no 'weight_map' table)")
+        return [_shard_path(folder, index, name) for name in sorted(set(map(str, weight_map.values())))]
+    for name in ("model.safetensors", checkpoint_name()):
+        if (folder / name).is_file():
+            return [confined(folder / name, containment_root(folder), "checkpoint file", error=CheckpointError)]
     raise CheckpointError(
         f"{folder}: no checkpoint inside (expected {checkpoint_name()}, model.safetensors or "
         "model.safetensors.index.json)"
     )
+
+
+def containment_root(folder: Path) -> Path:
+    """The folder a checkpoint folder's files must stay in: the folder itself, or for a Hugging
+    Face cache snapshot (``.../models--<org>--<name>/snapshots/<revision>/``, whose files are
+    symlinks to ``../../blobs/<hash>``) the ``models--*`` folder of that repository."""
+    snapshots = folder.parent
+    if snapshots.name == "snapshots" and snapshots.parent.name.startswith("models--"):
+        return snapshots.parent
+    return folder
+
+
+def _shard_path(folder: Path, index: Path, name: str) -> Path:
+    """The shard ``name`` listed by ``index``: a plain name inside ``folder`` (no absolute path,
+    no ``..``, no link leading out of :func:`containment_root`)."""
+    if not name or Path(name).is_absolute() or ".." in Path(name).parts or "\0" in name:
+        raise CheckpointError(f"{index}: refuses the shard name {name!r} (it must be a file name inside "
+                              f"{folder})")
+    return confined(folder / name, containment_root(folder), "safetensors shard", error=CheckpointError)
 
 
 def _read_safetensors(path: Path) -> dict:
