@@ -259,7 +259,7 @@ def test_resume_after_the_process_is_killed(tmp_path, suite):
     script = tmp_path / "killed_run.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).resolve().parents[1])!r}]
         import _runner_fakes
         from dpbench.runner import RunConfig, run
         run(RunConfig(model="fake:gt", suite={str(suite)!r}, out={str(tmp_path / 'runs')!r},
