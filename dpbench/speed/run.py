@@ -198,7 +198,7 @@ def _open_store(out: Path, run_id: str | None, print_: str, manifest: dict, allo
         resumed = store is not None
         if store is None:
             name = run_id or new_run_id(out, manifest["model"].get("name", "model"), KIND)
-            return RunStore.create(out / name, {**manifest, "run_id": name}), False
+            return RunStore.create(out / name, {**manifest, "run_id": name}, lock=True), False
     store.acquire_lock()
     for action in store.repair():
         log.warning("run %s: %s", store.run_id, action)
@@ -362,9 +362,7 @@ def measure_model(config: SpeedConfig, *, role: str, name: str, options: Mapping
             "flops_path": next(iter(flops.values())).path if flops else None,
         },
     }
-    store, resumed = _open_store(out, run_id, print_, manifest, allow_search)
-    if not resumed:
-        store.acquire_lock()
+    store, resumed = _open_store(out, run_id, print_, manifest, allow_search)  # locked for this process
     speed_record = {**store.manifest.get("speed", {}), **manifest["speed"]}
     speed_record["sizes"] = list(dict.fromkeys([*store.manifest.get("speed", {}).get("sizes", []),
                                                 *[s.label for s in sizes]]))
