@@ -36,26 +36,54 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _listing_options(func):
+    """``--wide`` and ``--format`` of the listings (``models``, ``datasets``)."""
+    func = click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+                        help="json: every field in full, for scripts.")(func)
+    return click.option("--wide", is_flag=True,
+                        help="Print every cell in full instead of fitting the table to the terminal.")(func)
+
+
+def _echo_listing(rows: list[dict], columns: list[str], wrap: tuple[str, ...], wide: bool) -> None:
+    """A listing fitted to the terminal: ``wrap`` columns wrapped in full, the others cut."""
+    from dpbench._table import terminal_width
+
+    click.echo(format_table(rows, columns, width=None if wide else terminal_width(), wrap=wrap))
+
+
 @cli.command("datasets")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding the datasets (default: $DPBENCH_DATA).")
-def datasets_command(data_root: Path | None) -> None:
+@_listing_options
+def datasets_command(data_root: Path | None, wide: bool, fmt: str) -> None:
     """List every known dataset, its task and layout, and whether it is found on disk."""
+    import json
+
     from dpbench.datasets import default_data_root
-    from dpbench.datasets.listing import dataset_rows
+    from dpbench.datasets.listing import LIST_COLUMNS, WRAP_COLUMNS, dataset_rows
 
     root = data_root or default_data_root()
-    rows = dataset_rows(root)
+    rows = dataset_rows(root, full=wide or fmt == "json")
+    if fmt == "json":
+        click.echo(json.dumps({"data_root": str(root) if root else None, "datasets": rows}, indent=2))
+        return
     click.echo(f"data root: {root if root else '(none: pass --data-root or set $DPBENCH_DATA)'}")
-    click.echo(format_table(rows, ["name", "task", "found", "samples", "layout", "notes"]))
+    _echo_listing(rows, list(LIST_COLUMNS), WRAP_COLUMNS, wide)
 
 
 @cli.command("models")
-def models_command() -> None:
+@_listing_options
+def models_command(wide: bool, fmt: str) -> None:
     """List every registered model, its output kind, and where its weights are looked up."""
-    from dpbench.models.listing import model_rows
+    import json
 
-    click.echo(format_table(model_rows(), ["name", "output_kind", "weights", "present", "extra", "notes"]))
+    from dpbench.models.listing import LIST_COLUMNS, WRAP_COLUMNS, model_rows
+
+    rows = model_rows()
+    if fmt == "json":
+        click.echo(json.dumps({"models": rows}, indent=2))
+        return
+    _echo_listing(rows, list(LIST_COLUMNS), WRAP_COLUMNS, wide)
 
 
 @cli.command("tasks")
