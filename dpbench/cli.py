@@ -302,8 +302,10 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="With speed runs: the accuracy metric of the Fig. 2-style scatter against latency.")
 @click.option("--scatter-size", default="hd", show_default=True, metavar="SIZE",
               help="With speed runs: the input size whose latency is the scatter's x axis (vga, hd, 4k, WxH).")
+@click.option("--sort", "sort_order", type=click.Choice(("rank", "name")), default="rank", show_default=True,
+              help="Row order: rank (Avg. Rank, else the first column's own direction) or name.")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
-                   qualitative, data_root, ties, failures, scatter_metric, scatter_size) -> None:
+                   qualitative, data_root, ties, failures, scatter_metric, scatter_size, sort_order) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
@@ -316,6 +318,11 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
     parse_size(scatter_size)
     stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures)
+    if sort_order != "rank":  # build_report ranks the rows; re-order them
+        from dpbench.report.tables import sort_table
+
+        for table in (table for section in report.sections for table in section.tables):
+            sort_table(table, sort_order)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
         plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,
