@@ -106,9 +106,12 @@ def tasks_command() -> None:
 @click.option("--force", is_flag=True, help="Regenerate even if the folder already holds the suite.")
 def sample_command(out: Path | None, seed: int, scale: float, force: bool) -> None:
     """Render the bundled sample suite (procedural scenes with exact ground truth)."""
-    from dpbench.sample import default_sample_root, generate_sample_suite
+    from dpbench.sample import default_sample_root, generate_sample_suite, is_generated
 
     target = out or default_sample_root()
+    if not force and is_generated(target, seed, scale):
+        click.echo(f"sample suite already in {target} (seed {seed}, scale {scale}): skipped; --force regenerates it")
+        return
     path = generate_sample_suite(target, seed=seed, scale=scale, overwrite=force)
     click.echo(f"sample suite written to {path}")
 
