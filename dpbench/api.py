@@ -108,7 +108,8 @@ def evaluate(model: Any, suite: str = "sample", *, data_root: str | os.PathLike 
     callable takes a list of images (modules batch by default). ``say``: where progress lines go
     (default: printed). Other keywords are ``dpbench run``'s options: ``datasets``,
     ``batch_size``, ``workers``, ``limit``, ``run_id``, ``resume``, ``save_predictions``,
-    ``on_error``, ``progress``, ``precision``, ``checkpoint`` and the protocol options
+    ``on_error``, ``progress``, ``precision`` (a module runs under ``torch.autocast`` for
+    ``fp16``/``bf16``), ``checkpoint`` and the protocol options
     ``focal_mode``, ``resize``, ``alignment``, ``aggregation``, ``depth_range``,
     ``clip_predictions``, ``boundary_valid``.
     """
@@ -123,7 +124,8 @@ def evaluate(model: Any, suite: str = "sample", *, data_root: str | os.PathLike 
     if isinstance(model, DepthModel):
         wrapped = model
     else:
-        wrapped = CallableModel(model, output_kind=output_kind, name=name, batch=batch, device=device)
+        wrapped = CallableModel(model, output_kind=output_kind, name=name, batch=batch, device=device,
+                                precision=options.get("precision", "fp32"))
     protocol = {key: options.pop(key) for key in PROTOCOL_OPTIONS if key in options}
     if options.get("datasets") is not None and isinstance(options["datasets"], str):
         options["datasets"] = [options["datasets"]]

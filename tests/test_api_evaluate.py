@@ -147,3 +147,45 @@ def test_focal_is_passed_by_keyword_or_position_and_recorded():
     assert positional.predict(image, None).focal_px is None
     assert plain.predict(image, 300.0).meta["focal_source"] == "given"
     assert got == [500.0, None]
+
+
+def test_an_interrupted_evaluation_resumes(sample, tmp_path):
+    lookup, calls = sample["lookup"], []
+
+    def flaky(image):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user stops the notebook cell
+        return lookup[_key(image)].depth
+
+    quiet = {"suite": "sample", "data_root": sample["root"], "out": tmp_path, "datasets": ["middlebury"],
+             "progress": False, "workers": 0, "say": lambda message: None}
+    with pytest.raises(KeyboardInterrupt):
+        dpbench.evaluate(flaky, **quiet)
+    (first,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    result = dpbench.evaluate(flaky, **quiet)
+    assert result.run.resumed and result.run_dir == first and result.status == "complete"
+    assert result.run.rows_written == 2 * 2  # the two samples not scored before (depth + boundary rows)
+    assert result.flat() == pytest.approx(_gt_flat(sample, ["middlebury"]), abs=1e-9)
+
+
+def test_module_precision_runs_under_autocast(sample):
+    torch = pytest.importorskip("torch")
+    dtypes = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 1, 1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            dtypes.append(y.dtype)
+            return y.abs() + 1
+
+    model = CallableModel(Probe(), precision="bf16")
+    prediction = model.predict(np.zeros((4, 6, 3), np.uint8))
+    assert dtypes == [torch.bfloat16] and prediction.depth.dtype == np.float32
+    assert model.describe()["precision"] == "bf16"
+    with pytest.raises(ModelError, match="precision"):
+        CallableModel(Probe(), precision="fp8")

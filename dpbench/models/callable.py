@@ -25,6 +25,7 @@ Calling conventions (also in the README, "Evaluate your own model"):
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 from collections.abc import Callable, Sequence
@@ -35,6 +36,9 @@ import numpy as np
 from dpbench.errors import ModelError
 from dpbench.models.base import DepthModel, check_output_kind, image_of
 from dpbench.types import Prediction, Sample
+
+#: Precisions a module can run in: the torch dtype of ``torch.autocast`` (None: plain fp32).
+_AUTOCAST = {"fp32": None, "fp16": "float16", "bf16": "bfloat16"}
 
 
 def is_torch_module(obj: Any) -> bool:
@@ -71,11 +75,12 @@ class CallableModel(DepthModel):
     give each checkpoint its own name (e.g. ``f"mynet-step{step}"``) so that an unfinished run of
     one checkpoint is never resumed with another. ``output_kind`` is one of
     :data:`~dpbench.types.OUTPUT_KINDS`; ``device`` (modules only) moves the module there first
-    (None: leave it where it is).
+    (None: leave it where it is); ``precision`` (modules only) ``fp16``/``bf16`` runs the module
+    under ``torch.autocast`` (its output is converted to float32 before scoring).
     """
 
     def __init__(self, model: Any, *, output_kind: str = "metric_depth", name: str | None = None,
-                 batch: bool | None = None, device: str | None = None):
+                 batch: bool | None = None, device: str | None = None, precision: str = "fp32"):
         if not callable(model):
             raise ModelError(f"the model must be a callable or a torch nn.Module, got {type(model).__name__}")
         self.model = model
@@ -84,6 +89,9 @@ class CallableModel(DepthModel):
         self.is_module = is_torch_module(model)
         self.batch = self.is_module if batch is None else bool(batch)
         self.focal_style = _focal_style(model.forward if self.is_module else model)
+        if precision not in _AUTOCAST:
+            raise ModelError(f"precision must be one of {', '.join(_AUTOCAST)}, got {precision!r}")
+        self.precision = precision
         self.device = None
         if self.is_module:
             if device is not None and device != "auto":
@@ -116,7 +124,7 @@ class CallableModel(DepthModel):
     def describe(self) -> dict:
         record = super().describe()
         record.update(kind="python", callable=_qualified(self.model), batch=self.batch,
-                      focal_input=self.focal_style)
+                      focal_input=self.focal_style, precision=self.precision)
         if self.device is not None:
             record["device"] = str(self.device)
         return record
@@ -139,8 +147,11 @@ class CallableModel(DepthModel):
         predictions: list[Prediction | None] = [None] * len(images)
         was_training = self.model.training
         self.model.eval()
+        dtype = _AUTOCAST[self.precision]
+        autocast = (torch.autocast(self.device.type, dtype=getattr(torch, dtype)) if dtype
+                    else contextlib.nullcontext())
         try:
-            with torch.no_grad():
+            with torch.no_grad(), autocast:
                 for indices in groups.values():
                     stacked = np.stack([images[i] for i in indices])
                     x = torch.from_numpy(stacked).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
