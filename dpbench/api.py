@@ -1,8 +1,8 @@
 """``dpbench.evaluate``: score one's own model from Python, without writing a plug-in.
 
 Researchers evaluate checkpoints inside their training code or a notebook; this is the one call
-for that. The model (a callable or an ``nn.Module``, see :mod:`dpbench.models.callable` for the
-calling conventions) is wrapped in a :class:`~dpbench.models.callable.CallableModel` and handed to
+for that. The model (a callable or an ``nn.Module``, see :mod:`dpbench.models.callable_model` for the
+calling conventions) is wrapped in a :class:`~dpbench.models.callable_model.CallableModel` and handed to
 the runner's :func:`dpbench.runner.evaluate`, so the run is stored, resumed, protocol-recorded and
 reported exactly like one of ``dpbench run``: ``dpbench report``, ``check`` and ``rescore`` work
 on ``result.run_dir``.
@@ -99,7 +99,7 @@ def evaluate(model: Any, suite: str = "sample", *, data_root: str | os.PathLike 
 
     ``model``: a callable ``image (H×W×3 uint8) [, focal_px] -> depth``, a torch ``nn.Module``
     (input 1×3×H×W float in [0, 1] on its device, output depth B×H×W or B×1×H×W), or a
-    :class:`~dpbench.models.DepthModel`; see :mod:`dpbench.models.callable` for every convention.
+    :class:`~dpbench.models.DepthModel`; see :mod:`dpbench.models.callable_model` for every convention.
     ``suite``: a suite name (``dpbench run --suite``) or a ``suite.json``; ``data_root``: where the
     datasets are (for ``sample``: the folder holding the sample suite, or its parent).
     ``output_kind``: ``metric_depth``, ``relative_depth`` or ``relative_disparity`` (relative
@@ -114,7 +114,7 @@ def evaluate(model: Any, suite: str = "sample", *, data_root: str | os.PathLike 
     ``clip_predictions``, ``boundary_valid``.
     """
     from dpbench.models.base import DepthModel
-    from dpbench.models.callable import CallableModel
+    from dpbench.models.callable_model import CallableModel
     from dpbench.runner import evaluate as run_evaluate
 
     unknown = sorted(set(options) - set(PROTOCOL_OPTIONS) - set(RUN_OPTIONS))

@@ -9,7 +9,7 @@ import pytest
 
 import dpbench
 from dpbench.errors import DpbenchError, ModelError
-from dpbench.models.callable import CallableModel
+from dpbench.models.callable_model import CallableModel
 from dpbench.types import Prediction
 
 DEPTH_DATASETS = ["middlebury", "sintel"]
