@@ -9,4 +9,15 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from dpbench.types import Prediction, Sample  # noqa: E402
 
-__all__ = ["Prediction", "Sample", "__version__"]
+
+def __getattr__(name: str):
+    """``dpbench.evaluate`` (and its result type) are imported on first use, so that ``import
+    dpbench`` stays light (the runner pulls in pandas and the registries)."""
+    if name in ("evaluate", "EvaluationResult"):
+        from dpbench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'dpbench' has no attribute {name!r}")
+
+
+__all__ = ["EvaluationResult", "Prediction", "Sample", "__version__", "evaluate"]

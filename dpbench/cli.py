@@ -36,29 +36,57 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _listing_options(func):
+    """``--wide`` and ``--format`` of the listings (``models``, ``datasets``)."""
+    func = click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+                        help="json: every field in full, for scripts.")(func)
+    return click.option("--wide", is_flag=True,
+                        help="Print every cell in full instead of fitting the table to the terminal.")(func)
+
+
+def _echo_listing(rows: list[dict], columns: list[str], wrap: tuple[str, ...], wide: bool) -> None:
+    """A listing fitted to the terminal: ``wrap`` columns wrapped in full, the others cut."""
+    from dpbench._table import terminal_width
+
+    click.echo(format_table(rows, columns, width=None if wide else terminal_width(), wrap=wrap))
+
+
 @cli.command("datasets")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding the datasets (default: $DPBENCH_DATA).")
-def datasets_command(data_root: Path | None) -> None:
+@_listing_options
+def datasets_command(data_root: Path | None, wide: bool, fmt: str) -> None:
     """List every known dataset, its task and layout, and whether it is found on disk."""
+    import json
+
     from dpbench.datasets import default_data_root
-    from dpbench.datasets.listing import dataset_rows
+    from dpbench.datasets.listing import LIST_COLUMNS, WRAP_COLUMNS, dataset_rows
 
     root = data_root or default_data_root()
     if root is not None and not Path(root).is_dir():
         what = "does not exist" if not Path(root).exists() else "is not a folder"
         raise DpbenchError(f"data root {root} {what} (from {'--data-root' if data_root else '$DPBENCH_DATA'})")
-    rows = dataset_rows(root)
+    rows = dataset_rows(root, full=wide or fmt == "json")
+    if fmt == "json":
+        click.echo(json.dumps({"data_root": str(root) if root else None, "datasets": rows}, indent=2))
+        return
     click.echo(f"data root: {root if root else '(none: pass --data-root or set $DPBENCH_DATA)'}")
-    click.echo(format_table(rows, ["name", "task", "found", "samples", "layout", "notes"]))
+    _echo_listing(rows, list(LIST_COLUMNS), WRAP_COLUMNS, wide)
 
 
 @cli.command("models")
-def models_command() -> None:
+@_listing_options
+def models_command(wide: bool, fmt: str) -> None:
     """List every registered model, its output kind, and where its weights are looked up."""
-    from dpbench.models.listing import model_rows
+    import json
 
-    click.echo(format_table(model_rows(), ["name", "output_kind", "weights", "present", "extra", "notes"]))
+    from dpbench.models.listing import LIST_COLUMNS, WRAP_COLUMNS, model_rows
+
+    rows = model_rows()
+    if fmt == "json":
+        click.echo(json.dumps({"models": rows}, indent=2))
+        return
+    _echo_listing(rows, list(LIST_COLUMNS), WRAP_COLUMNS, wide)
 
 
 @cli.command("tasks")
@@ -81,9 +109,12 @@ def tasks_command() -> None:
 @click.option("--force", is_flag=True, help="Regenerate even if the folder already holds the suite.")
 def sample_command(out: Path | None, seed: int, scale: float, force: bool) -> None:
     """Render the bundled sample suite (procedural scenes with exact ground truth)."""
-    from dpbench.sample import default_sample_root, generate_sample_suite
+    from dpbench.sample import default_sample_root, generate_sample_suite, is_generated
 
     target = out or default_sample_root()
+    if not force and is_generated(target, seed, scale):
+        click.echo(f"sample suite already in {target} (seed {seed}, scale {scale}): skipped; --force regenerates it")
+        return
     path = generate_sample_suite(target, seed=seed, scale=scale, overwrite=force)
     click.echo(f"sample suite written to {path}")
 
@@ -281,9 +312,11 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="Instead: depth metrics per ground-truth depth bin (Table 10 style; markdown/csv/json).")
 @click.option("--by-range-metric", "by_range_metrics", multiple=True, default=("delta1",), show_default=True,
               help="Metric of the metric_depth task printed by --by-range (repeatable).")
+@click.option("--sort", "sort_order", type=click.Choice(("rank", "name")), default="rank", show_default=True,
+              help="Row order: rank (Avg. Rank, else the first column's own direction) or name.")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
                    qualitative, data_root, ties, failures, scatter_metric, scatter_size, by_range,
-                   by_range_metrics) -> None:
+                   by_range_metrics, sort_order) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
@@ -301,6 +334,11 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
         by_range_report(stores, fmt, by_range_metrics, aggregation, out)
         return
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures)
+    if sort_order != "rank":  # build_report ranks the rows; re-order them
+        from dpbench.report.tables import sort_table
+
+        for table in (table for section in report.sections for table in section.tables):
+            sort_table(table, sort_order)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
         plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,

@@ -18,6 +18,11 @@ from dpbench.resources import load_toml, resource_dir
 log = logging.getLogger(__name__)
 
 COLUMNS = ("name", "output_kind", "weights", "present", "extra", "notes")
+#: The columns ``dpbench models`` prints, in order.
+LIST_COLUMNS = COLUMNS
+#: Columns wrapped, never cut, when the table is fitted to the terminal: the name, where the
+#: weights are (or why their look-up failed) and what to install.
+WRAP_COLUMNS = ("name", "weights", "extra")
 
 
 def model_rows(include_cards: bool = True) -> list[dict]:

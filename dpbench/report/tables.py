@@ -281,10 +281,41 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     return run_ranks
 
 
+#: Row orders of a table: ``rank`` (by the table's ranking metric) or ``name`` (alphabetical).
+SORT_ORDERS = ("rank", "name")
+#: The groups rows are sorted within, in the order they are printed (as bolded and ranked).
+_SORT_GROUPS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,))
+
+
+def sort_table(table: Table, sort: str = "rank") -> None:
+    """Order ``table``'s rows in place, best first: by Avg. Rank in a table that has it, else by
+    the first column in its own direction (δ higher, AbsRel lower); empty cells and cells left
+    out of ranking (below full coverage) last, ties by name; or by name (``sort='name'``).
+    Models (runs and paper methods) come first, then the references, then random-initialised
+    runs, then the Δ rows in the order of the run they belong to."""
+    if sort not in SORT_ORDERS:
+        raise ValueError(f"unknown sort order {sort!r}; expected one of {SORT_ORDERS}")
+    index = len(table.columns) - 1 if table.columns[-1].metric == AVG_RANK else 0
+    metric = table.columns[index].metric
+    sign = 1.0 if metric == AVG_RANK or not metric_info(metric).higher_is_better else -1.0
+
+    def key(row: Row) -> tuple:
+        cell = row.cells[index]
+        value = cell.value if sort == "rank" and not cell.excluded else None
+        return (value is None, 0.0 if value is None else sign * value, row.label.lower())
+
+    ordered = [row for kinds in _SORT_GROUPS for row in sorted((r for r in table.rows if r.kind in kinds), key=key)]
+    position = {row.run_id: i for i, row in enumerate(ordered) if row.run_id is not None}
+    placed = {id(row) for row in ordered}
+    rest = [row for row in table.rows if id(row) not in placed]  # Δ rows (and any kind added later)
+    table.rows = ordered + sorted(rest, key=lambda row: position.get(row.run_id, len(position)))
+
+
 def build_suite_section(aggregates: list[dict], *, paper: bool = False, ties: str = DEFAULT_TIE_RULE,
-                        failures: str = DEFAULT_FAILURE_MODE) -> SuiteSection:
+                        failures: str = DEFAULT_FAILURE_MODE, sort: str = "rank") -> SuiteSection:
     """The tables of one suite's runs (all aggregates must share the suite); ``failures``: how
-    entries below full coverage are treated (:mod:`dpbench.report.coverage`)."""
+    entries below full coverage are treated (:mod:`dpbench.report.coverage`); rows ordered by
+    :func:`sort_table`."""
     suite = aggregates[0]["suite"]
     labels = run_labels(aggregates)
     use_paper = paper and paper_comparable(suite)
@@ -324,6 +355,8 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False, ties: st
         if spec.rank:
             ranks = _add_rank_column(table, ties, spec.metrics[0])
         tables.append(table)
+    for table in tables:
+        sort_table(table, sort)
     return SuiteSection(suite, aggregates, labels, tables, ranks, use_paper)
 
 

@@ -11,6 +11,7 @@ from dpbench.sample.suite import (
     default_sample_root,
     ensure_sample_suite,
     generate_sample_suite,
+    is_generated,
     read_manifest,
     suite_status,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "default_sample_root",
     "ensure_sample_suite",
     "generate_sample_suite",
+    "is_generated",
     "read_manifest",
     "suite_status",
 ]

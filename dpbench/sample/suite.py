@@ -39,6 +39,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -527,6 +528,14 @@ def generate_sample_suite(out: str | os.PathLike, seed: int = 0, scale: float = 
     return _generate(Path(out), int(seed), float(scale), overwrite=overwrite, keep_complete=False)
 
 
+def is_generated(out: str | os.PathLike, seed: int = DEFAULT_SEED, scale: float = DEFAULT_SCALE) -> bool:
+    """True when ``out`` already holds a complete, current suite made with ``seed`` and ``scale``,
+    i.e. when :func:`generate_sample_suite` would write nothing (``dpbench sample`` says so)."""
+    manifest = read_manifest(out)
+    return (manifest is not None and suite_status(out) is None and manifest.get("seed") == int(seed)
+            and manifest.get("scale") == float(scale))
+
+
 def _generate(root: Path, seed: int, scale: float, *, overwrite: bool, keep_complete: bool) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     with _Lock(root):
@@ -605,5 +614,8 @@ def ensure_sample_suite(root: str | os.PathLike | None = None) -> Path:
     problem = suite_status(root)
     if problem is None:
         return root
-    log.warning("generating the sample suite in %s (%s)", root, problem)
+    if (root / MANIFEST).exists():  # a broken or outdated suite is worth a warning
+        log.warning("regenerating the sample suite in %s (%s)", root, problem)
+    else:  # the normal first use: say what happens, as a plain line
+        print(f"generating the sample suite in {root} (first use, about 10 s)", file=sys.stderr, flush=True)
     return _generate(root, DEFAULT_SEED, DEFAULT_SCALE, overwrite=True, keep_complete=True)

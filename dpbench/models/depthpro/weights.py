@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -285,11 +286,25 @@ def _read_torch(path: Path) -> dict:
                 raise
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path}: not a readable PyTorch checkpoint (corrupted, truncated, or containing objects "
-            f"other than tensors): {reason}"
+            f"other than tensors): {_torch_load_reason(exc)}"
         ) from exc
+
+
+def _torch_load_reason(exc: BaseException) -> str:
+    """What went wrong in ``torch.load``, in one line, without torch's advice to retry with
+    ``weights_only=False``: that runs arbitrary code from the file, which dpbench never does."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    if not text:
+        return "the file is empty or ends early" if isinstance(exc, EOFError) else type(exc).__name__
+    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if detail:  # keep torch's diagnosis, drop its advice (the allow-list and weights_only=False)
+        return "it holds something other than tensors: " + detail.group(1).split(". ")[0].strip().rstrip(".")
+    if "Weights only load failed" in text:
+        return "it holds something other than tensors"
+    first = text.splitlines()[0]
+    return first.split(". This is an internal")[0]
 
 
 def read_state_dict(path: str | os.PathLike) -> tuple[dict, str]:
