@@ -98,7 +98,7 @@ def load_baseline(path: str | os.PathLike) -> dict:
 
 
 #: Keys of a baseline's per-dataset results that are counts, not metrics.
-COUNT_KEYS = ("num_samples", NUM_ERRORS)
+COUNT_KEYS = (NUM_ERRORS, *_COUNTS)
 
 
 def validate_baseline(document: object, source: object = "baseline") -> None:
@@ -136,6 +136,11 @@ def validate_baseline(document: object, source: object = "baseline") -> None:
                 if metric in COUNT_KEYS:
                     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                         raise CheckError(f"{where}: {metric} is {value!r}, not a count")
+                    continue
+                if metric == COVERAGE:
+                    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                              or not 0.0 <= value <= 1.0):
+                        raise CheckError(f"{where}: coverage is {value!r}, not a share in [0, 1]")
                     continue
                 if metric not in known:
                     close = difflib.get_close_matches(metric, known, n=1)

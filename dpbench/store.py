@@ -69,6 +69,13 @@ ROW_STATUSES = ("ok", "error")
 KEY_COLUMNS = ("dataset", "sample_id", "task")
 #: Columns holding text; every other column is a float64 number (NaN when missing).
 TEXT_COLUMNS = ("dataset", "sample_id", "task", "status", "error", "focal_source")
+
+
+def text_columns() -> frozenset[str]:
+    """:data:`TEXT_COLUMNS` and the text columns the registered tasks declare."""
+    from dpbench.tasks import list_tasks
+
+    return frozenset(TEXT_COLUMNS).union(*(task.text_columns for task in list_tasks()))
 #: Columns every row has, in this order, before the metric columns.
 BASE_COLUMNS = (
     "dataset", "sample_id", "task", "status", "error", "sample_index",
@@ -182,7 +189,7 @@ def rows_to_frame(records: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.Dat
     n = len(frame)
     data: dict[str, np.ndarray] = {}
     for column in columns:
-        text = column in TEXT_COLUMNS
+        text = column in text_columns()
         if column not in frame.columns:
             data[column] = np.full(n, "", dtype=object) if text else np.full(n, np.nan)
         elif text:
@@ -249,7 +256,7 @@ def _journal_row_problem(row: Mapping[str, Any]) -> str | None:
     if row.get("status") not in ROW_STATUSES:
         return f"unknown status {row.get('status')!r}"
     for column, value in row.items():
-        if column in TEXT_COLUMNS or value is None:
+        if column in text_columns() or value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"{column} is {value!r}, not a number"
@@ -267,7 +274,7 @@ def _table_row_problems(frame: pd.DataFrame) -> list[tuple[int, str]]:
     for position in np.flatnonzero(~status.isin(ROW_STATUSES).to_numpy()):
         found.setdefault(int(position), f"unknown status {frame['status'].iat[position]!r}")
     for column in frame.columns:
-        if column in TEXT_COLUMNS or pd.api.types.is_numeric_dtype(frame[column].dtype):
+        if column in text_columns() or pd.api.types.is_numeric_dtype(frame[column].dtype):
             continue
         values = frame[column]
         numbers = pd.to_numeric(values, errors="coerce")

@@ -109,6 +109,8 @@ class Task:
     title: ClassVar[str] = ""
     headline_metric: ClassVar[str] = ""
     summary: ClassVar[tuple[str, ...]] = ()
+    #: Row columns the task writes as text (every other column is stored as a number).
+    text_columns: ClassVar[tuple[str, ...]] = ()
     #: Per-threshold curve columns ``<prefix><kind>_t<i>`` the report plots against the threshold.
     curve_prefix: ClassVar[str] = ""
     curve_kinds: ClassVar[tuple[str, ...]] = ()

@@ -68,6 +68,7 @@ class PointCloudTask(Task):
     """Point-cloud Chamfer distance, F-score and IoU (paper Table 4's last three columns)."""
 
     name = "pointcloud"
+    text_columns = ("pc_principal",)
     needs = ("depth", "focal")
     metrics = {"pc_cd": "lower", "pc_f": "higher", "pc_iou": "higher"}
     labels = {"pc_cd": "PC-CD", "pc_f": "PC-F", "pc_iou": "PC-IoU"}
