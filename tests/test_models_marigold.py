@@ -139,3 +139,21 @@ def test_describe_records_settings(image):
     info = model.describe()
     assert info["repo"] == "some/repo" and info["ensemble_size"] == 5 and info["seed"] == 0
     assert info["num_inference_steps"] == "pipeline default" and info["output_kind"] == "relative_depth"
+
+
+def test_offline_loads_from_the_cache_only_and_hints_hf_download(monkeypatch):
+    import types
+
+    seen = {}
+
+    class Pipeline:
+        @staticmethod
+        def from_pretrained(repo, **kwargs):
+            seen.update(kwargs)
+            raise OSError("not in the cache")
+
+    monkeypatch.setitem(sys.modules, "diffusers", types.SimpleNamespace(MarigoldDepthPipeline=Pipeline))
+    monkeypatch.setenv("DPBENCH_OFFLINE", "1")
+    with pytest.raises(ModelError, match=r"`hf download some/repo`") as info:
+        MarigoldDepth._load_pipeline("some/repo", "cpu", "fp32")
+    assert seen["local_files_only"] is True and "huggingface-cli" not in str(info.value)

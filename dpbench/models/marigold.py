@@ -22,6 +22,7 @@ from dpbench.errors import MissingExtraError, ModelError
 from dpbench.models import register_model
 from dpbench.models.base import DepthModel, image_of, reject_unknown_options
 from dpbench.models.device import resolve_device, resolve_dtype, synchronize
+from dpbench.models.hub_cache import download_hint, is_offline
 from dpbench.resources import load_toml, resource_path
 from dpbench.types import Prediction, Sample
 
@@ -114,13 +115,15 @@ class MarigoldDepth(DepthModel):
         kwargs = {"torch_dtype": dtype}
         if precision == "fp16":
             kwargs["variant"] = "fp16"
+        if is_offline():  # DPBENCH_OFFLINE like HF_HUB_OFFLINE: the cache only, no request, no retries
+            kwargs["local_files_only"] = True
         try:
             pipeline = diffusers.MarigoldDepthPipeline.from_pretrained(repo, **kwargs)
         except (OSError, ValueError) as exc:
             detail = " ".join(str(exc).split())
             raise ModelError(
                 f"marigold:{repo}: cannot load the pipeline ({type(exc).__name__}: {detail}). "
-                f"Download it once with `huggingface-cli download {repo}` or pass a local folder"
+                f"Download it once with `{download_hint(repo)}` or pass a local folder"
             ) from None
         return pipeline.to(resolve_device(device))
 
