@@ -12,7 +12,13 @@ from dpbench import __version__
 from dpbench._table import format_table
 from dpbench.errors import DpbenchError
 from dpbench.protocol import AGGREGATIONS, BOUNDARY_VALID_MODES, FOCAL_MODES, RESIZE_MODES
-from dpbench.report.options import DEFAULT_FAILURE_MODE, FAILURE_MODES, FORMATS, TIE_RULES
+from dpbench.report.options import (
+    DEFAULT_FAILURE_MODE,
+    FAILURE_MODES,
+    FORMATS,
+    SORT_ORDERS,
+    TIE_RULES,
+)
 from dpbench.runner.config import ON_ERROR_POLICIES, PRECISIONS
 
 
@@ -312,7 +318,7 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="Instead: depth metrics per ground-truth depth bin (Table 10 style; markdown/csv/json).")
 @click.option("--by-range-metric", "by_range_metrics", multiple=True, default=("delta1",), show_default=True,
               help="Metric of the metric_depth task printed by --by-range (repeatable).")
-@click.option("--sort", "sort_order", type=click.Choice(("rank", "name")), default="rank", show_default=True,
+@click.option("--sort", "sort_order", type=click.Choice(SORT_ORDERS), default="rank", show_default=True,
               help="Row order: rank (Avg. Rank, else the first column's own direction) or name.")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
                    qualitative, data_root, ties, failures, scatter_metric, scatter_size, by_range,
@@ -333,12 +339,8 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
 
         by_range_report(stores, fmt, by_range_metrics, aggregation, out)
         return
-    report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures)
-    if sort_order != "rank":  # build_report ranks the rows; re-order them
-        from dpbench.report.tables import sort_table
-
-        for table in (table for section in report.sections for table in section.tables):
-            sort_table(table, sort_order)
+    report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures,
+                          sort=sort_order)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
         plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,

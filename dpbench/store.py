@@ -1125,6 +1125,12 @@ def _owner_record() -> dict:
             "process_start": process_start_time(os.getpid())}
 
 
+def _recorded_owner_alive(path: Path) -> bool:
+    """Whether the process recorded in lock file ``path`` is alive (when ``flock`` cannot tell)."""
+    owner = _read_owner(path)
+    return owner is not None and _owner_alive(owner)
+
+
 def _read_owner(path: Path) -> dict | None:
     try:
         owner = json.loads(path.read_text(encoding="utf-8"))
@@ -1246,15 +1252,13 @@ def run_lock_held(folder: Path) -> bool:
     except FileNotFoundError:
         return False
     except OSError:
-        owner = _read_owner(path)
-        return owner is not None and _owner_alive(owner)
+        return _recorded_owner_alive(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
-    except OSError:
-        owner = _read_owner(path)
-        return owner is not None and _owner_alive(owner)
+    except OSError:  # no flock on this file system: the recorded owner decides
+        return _recorded_owner_alive(path)
     finally:
         os.close(fd)  # closing drops the shared lock taken to test it
     return False

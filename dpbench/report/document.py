@@ -47,6 +47,7 @@ def build_report(
     aggregation: str | None = None,
     ties: str = DEFAULT_TIE_RULE,
     failures: str = DEFAULT_FAILURE_MODE,
+    sort: str = "rank",
 ) -> Report:
     """Aggregate ``runs`` (``aggregation`` overrides each run's own) and lay out their tables.
 
@@ -72,7 +73,7 @@ def build_report(
         aggregates.append(agg)
     if failures == "worst":
         aggregates = _scored_at_worst(aggregates, stores, rows, aggregation)
-    sections = [build_suite_section(group, paper=paper, ties=ties, failures=failures)
+    sections = [build_suite_section(group, paper=paper, ties=ties, failures=failures, sort=sort)
                 for group in group_by_suite(aggregates).values()]
     notes = [f"--paper: suite {s.suite!r} does not evaluate the paper's datasets with its protocol, "
              "so no published numbers are shown for it" for s in sections if paper and not s.paper]

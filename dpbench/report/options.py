@@ -8,6 +8,8 @@ FORMATS = ("markdown", "csv", "latex", "html", "json")
 #: How a tied group shares positions in the average rank (see :mod:`dpbench.report.rank`).
 TIE_RULES = ("max", "min", "average")
 DEFAULT_TIE_RULE = "max"
+#: Row orders of the report tables: best first (``rank``) or alphabetical (``name``).
+SORT_ORDERS = ("rank", "name")
 #: How a report treats an entry below full coverage (see :mod:`dpbench.report.coverage`).
 FAILURE_MODES = ("exclude", "worst")
 DEFAULT_FAILURE_MODE = "exclude"

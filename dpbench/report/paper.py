@@ -74,7 +74,8 @@ def _mapping(folder: Path) -> dict:
     return load_toml(path)
 
 
-def _parse_float(text: str, path: Path, column: str) -> float | None:
+def parse_number(text: str, path: Path, column: str) -> float | None:
+    """A number of a paper CSV cell (None when empty); DpbenchError naming the file and column."""
     text = text.strip()
     if not text:
         return None
@@ -84,7 +85,8 @@ def _parse_float(text: str, path: Path, column: str) -> float | None:
         raise DpbenchError(f"{path}: column {column!r} holds {text!r}, not a number") from None
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def read_paper_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of one of the paper's CSV files; DpbenchError when the file is missing."""
     if not path.exists():
         raise DpbenchError(f"the paper's reference numbers are incomplete: {path} is missing")
     with path.open(newline="", encoding="utf-8") as handle:
@@ -105,31 +107,31 @@ def _load(folder: Path) -> dict[str, PaperMethod]:
 
     for file_name, suffixes in _WIDE_TABLES.items():
         path = folder / file_name
-        for row in _read_csv(path):
+        for row in read_paper_csv(path):
             entry = method_of(row)
             kind = _TABLE_KINDS.get(file_name) or _GROUP_KINDS.get((row.get("group_per_text") or "").strip(), "any")
             for column, text in row.items():
                 for suffix, (metric, divisor) in suffixes.items():
                     if column.endswith(suffix):
                         entry.kinds[metric] = kind
-                        value = _parse_float(text, path, column)
+                        value = parse_number(text, path, column)
                         key = column[: -len(suffix)]
                         put(entry, key, metric, None if value is None else value / divisor)
             note = (row.get("note") or "").strip()
             if note and note not in entry.notes:
                 entry.notes.append(note)
             if "avg_rank" in row:
-                entry.printed_avg_rank = _parse_float(row["avg_rank"], path, "avg_rank")
+                entry.printed_avg_rank = parse_number(row["avg_rank"], path, "avg_rank")
             if row.get("gray_not_strictly_zero_shot", "").strip().lower() == "true":
                 entry.not_strictly_zero_shot = True
 
     for path in sorted(folder.glob(f"{_PER_DATASET_PREFIX}*.csv")):
         key = path.stem[len(_PER_DATASET_PREFIX):]
-        for row in _read_csv(path):
+        for row in read_paper_csv(path):
             entry = method_of(row)
             for column, (metric, divisor) in _PER_DATASET_COLUMNS.items():
                 entry.kinds[metric] = "metric"
-                value = _parse_float(row.get(column, ""), path, column)
+                value = parse_number(row.get(column, ""), path, column)
                 put(entry, key, metric, None if value is None else value / divisor)
     return methods
 

@@ -17,7 +17,6 @@ size, not per-sample scores, so it does not go through the accuracy tables. Inst
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpbench.errors import DpbenchError
-from dpbench.report.paper import paper_dir, paper_method_for_model
+from dpbench.report.paper import paper_dir, paper_method_for_model, parse_number, read_paper_csv
 from dpbench.report.tables import DIFF, PAPER, RUN, Cell, Column, Row, Table, run_labels
 from dpbench.store import RunStore
 
@@ -150,22 +149,13 @@ class PaperRuntime:
 @functools.lru_cache(maxsize=4)
 def _paper_table(folder: Path) -> dict[str, PaperRuntime]:
     path = folder / PAPER_TABLE
-    if not path.exists():
-        raise DpbenchError(f"the paper's reference numbers are incomplete: {path} is missing")
     out = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            def number(column: str, row=row) -> float | None:
-                text = (row.get(column) or "").strip()
-                if not text:
-                    return None
-                try:
-                    return float(text)
-                except ValueError:
-                    raise DpbenchError(f"{path}: column {column!r} holds {text!r}, not a number") from None
-            out[row["method_id"]] = PaperRuntime(
-                row["method_id"], row["method"], number("params_millions"), number("gflops_at_hd"),
-                row.get("native_output_resolution", "").strip(), {s: number(c) for s, c in PAPER_SIZES.items()})
+    for row in read_paper_csv(path):
+        def number(column: str, row=row) -> float | None:
+            return parse_number(row.get(column) or "", path, column)
+        out[row["method_id"]] = PaperRuntime(
+            row["method_id"], row["method"], number("params_millions"), number("gflops_at_hd"),
+            row.get("native_output_resolution", "").strip(), {s: number(c) for s, c in PAPER_SIZES.items()})
     return out
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from dpbench.report.aggregate import format_value
 from dpbench.report.coverage import DEFAULT_FAILURE_MODE, FLAG, is_flagged
 from dpbench.report.identity import UNTRAINED_MARK, is_untrained, model_label, paper_identity
+from dpbench.report.options import SORT_ORDERS
 from dpbench.report.paper import PaperMethod, paper_comparable, paper_results
 from dpbench.report.rank import DEFAULT_TIE_RULE, average_ranks
 from dpbench.tasks import TableSpec, list_tasks, metric_info
@@ -281,8 +282,6 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     return run_ranks
 
 
-#: Row orders of a table: ``rank`` (by the table's ranking metric) or ``name`` (alphabetical).
-SORT_ORDERS = ("rank", "name")
 #: The groups rows are sorted within, in the order they are printed (as bolded and ranked).
 _SORT_GROUPS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,))
 
