@@ -117,16 +117,13 @@ def aggregate_run(store: RunStore | str | os.PathLike, aggregation: str | None =
 
 # --- the end-of-run summary -------------------------------------------------------------------
 
-_SUMMARY_TITLES = {"boundary_f1": "F1", "boundary_recall": "recall", "focal_delta_25": "focal δ25"}
-
-
 def _summary_columns() -> list[tuple[str, str]]:
     """(metric, column title) of the end-of-run summary: each task's summary metrics."""
     columns = []
     for task in list_tasks():
         for metric in task.summary_metrics:
             info = metric_info(metric)
-            title = _SUMMARY_TITLES.get(metric, info.label)
+            title = task.summary_titles.get(metric, info.label)
             columns.append((metric, f"{title} %" if info.percent else title))
     return columns
 

@@ -108,6 +108,8 @@ class Task:
     #: and the metrics the end-of-run summary prints (default: the headline).
     title: ClassVar[str] = ""
     headline_metric: ClassVar[str] = ""
+    #: Short column titles of the end-of-run summary (default: the metric's label).
+    summary_titles: ClassVar[Mapping[str, str]] = {}
     summary: ClassVar[tuple[str, ...]] = ()
     #: Row columns the task writes as text (every other column is stored as a number).
     text_columns: ClassVar[tuple[str, ...]] = ()

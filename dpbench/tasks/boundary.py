@@ -29,6 +29,7 @@ class BoundaryDepthTask(Task):
     needs = ("depth",)
     metrics = {"boundary_f1": "higher"}
     labels = {"boundary_f1": "Boundary F1"}
+    summary_titles = {"boundary_f1": "F1"}
     descriptions = {"boundary_f1": "scale-invariant boundary F1 on depth GT (released Depth Pro SI_boundary_F1)"}
     curve_prefix = "boundary_"
     curve_kinds = ("precision", "recall", "f1")
@@ -60,6 +61,7 @@ class BoundaryMaskTask(Task):
     needs = ("alpha",)
     metrics = {"boundary_recall": "higher"}
     labels = {"boundary_recall": "Boundary recall"}
+    summary_titles = {"boundary_recall": "recall"}
     descriptions = {"boundary_recall": "scale-invariant boundary recall on mask GT "
                                        "(released Depth Pro SI_boundary_Recall)"}
     curve_prefix = "boundary_"

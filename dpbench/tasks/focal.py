@@ -56,6 +56,7 @@ class FocalTask(Task):
         "focal_median_rel": "median |f̂ − f| / f over images",
     }
     headline_metric = "focal_delta_25"
+    summary_titles = {"focal_delta_25": "focal δ25"}
     #: Per-image error column the report's error CDF reads.
     error_column = "focal_rel_err"
 
