@@ -272,3 +272,22 @@ def test_an_entry_point_does_not_take_over_a_declared_name(tmp_path, monkeypatch
     monkeypatch.setattr(registry, "_loaded", False)
     assert get_dataset_class("zz_spec_flat").__name__ == "Flat"
     assert issubclass(get_dataset_class("fivek"), ExifFolder)
+
+
+def test_every_spec_domain_is_known_and_the_paper_rule_holds():
+    from dpbench.datasets.base import DOMAINS, dataset_domain
+
+    names = [p.stem for p in resource_dir("datasets").glob("*.toml") if p.stem != "suites"]
+    assert all(dataset_domain(name) in DOMAINS for name in names)
+    # Appendix C.5's indoor / outdoor examples.
+    assert [dataset_domain(n) for n in ("sunrgbd", "ibims", "nyuv2", "hypersim")] == ["indoor"] * 4
+    assert [dataset_domain(n) for n in ("nuscenes", "eth3d", "kitti")] == ["outdoor"] * 3
+    assert dataset_domain("no_such_dataset") == "mixed"
+
+
+def test_a_bad_domain_names_the_spec(monkeypatch):
+    import dpbench.datasets.base as base
+
+    monkeypatch.setattr(base, "load_spec", lambda name: {"domain": "underwater"})
+    with pytest.raises(base.DatasetError, match="datasets/x.toml: domain must be one of"):
+        base.dataset_domain("x")

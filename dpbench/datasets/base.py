@@ -32,6 +32,9 @@ from dpbench.types import Sample
 log = logging.getLogger(__name__)
 
 ON_ERROR_POLICIES = ("raise", "skip")
+#: Scene domains a spec's ``domain`` key may name; models routed per domain (indoor / outdoor
+#: variants, per-domain crops) read it through :func:`dataset_domain`.
+DOMAINS = ("indoor", "outdoor", "mixed")
 
 
 def load_spec(name: str) -> dict:
@@ -42,6 +45,14 @@ def load_spec(name: str) -> dict:
     if not path.exists():
         return {}
     return load_toml(path)
+
+
+def dataset_domain(name: str) -> str:
+    """The scene domain of dataset ``name`` (spec key ``domain``; "mixed" when unstated)."""
+    domain = load_spec(name).get("domain", "mixed")
+    if domain not in DOMAINS:
+        raise DatasetError(f"datasets/{name}.toml: domain must be one of {DOMAINS}, got {domain!r}")
+    return domain
 
 
 class _SpecFact:
@@ -71,6 +82,8 @@ class Dataset:
     task = _SpecFact("task", "metric_depth")
     #: One line telling a user what must be found under ``root`` (spec key ``layout``).
     layout = _SpecFact("layout", "")
+    #: Scene domain, one of DOMAINS (spec key ``domain``), for models routed per domain.
+    domain = _SpecFact("domain", "mixed")
     #: Named splits besides "all", in the order of the spec's ``[splits.<name>]`` tables (the
     #: first is not necessarily the default: that is the spec's ``default_split``).
     splits = _SpecFact("splits", {}, lambda table: tuple(table) if isinstance(table, dict) else ())
