@@ -19,7 +19,7 @@ from dpbench._plugins import import_submodules, load_entry_points
 from dpbench.errors import UnknownNameError
 from dpbench.models.base import DepthModel, ModelOptionError, check_prediction
 
-_NOT_WRAPPERS = {"base", "listing", "device", "hub_cache"}
+_NOT_WRAPPERS = {"base", "listing", "device", "hub_cache", "torchhub"}
 
 
 @dataclass(frozen=True)
