@@ -64,3 +64,13 @@ def test_the_reason_is_printed_with_the_protocol(tmp_path):
     protocol_line = next(line for line in markdown.splitlines() if line.startswith("Protocol:"))
     assert "focal_mode_overrides = sunrgbd: gt" in protocol_line
     assert "focal_mode_reason = the evidence says so" in protocol_line
+
+
+def test_a_focal_override_naming_a_dataset_outside_the_run_is_refused(tmp_path):
+    from dpbench.runner import RunConfig, run
+
+    config = RunConfig(model="probe:constant", suite="sample", sample_root=tmp_path / "data",
+                       out=tmp_path / "runs", protocol={"focal_mode_overrides": {"sunrgb": "gt"}})
+    with pytest.raises(ProtocolError, match=r"--focal-mode names sunrgb, which suite 'sample' does not evaluate"):
+        run(config)
+    assert not (tmp_path / "runs").exists()  # refused before any work

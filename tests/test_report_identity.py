@@ -11,7 +11,7 @@ from report_runs import boundary_row, dataset_entry, depth_row, manifest, write_
 from dpbench.report import build_report, render_report
 from dpbench.report.identity import is_untrained, model_label, paper_identity
 from dpbench.report.paper import paper_results
-from dpbench.report.tables import DIFF, UNTRAINED
+from dpbench.report.tables import ALIGNED, DIFF, RUN, UNTRAINED
 
 DA2_RELATIVE = "hf:depth-anything/Depth-Anything-V2-Large-hf"
 DA2_METRIC = "hf:depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf"
@@ -102,3 +102,21 @@ def test_paper_marks_an_entry_scored_on_a_subset(tmp_path):
     assert r"$^\ddagger$" in render_report(with_paper, "latex")
     plain = build_report([folder])
     assert next(r for r in _table(plain, "table1").rows).cells[0].text == "100.0"  # no paper, no mark
+
+
+def test_an_aligned_relative_run_is_never_ranked_beside_metric_models(tmp_path):
+    _run(tmp_path, "met", DA2_METRIC, "metric_depth", delta_scale=1.5)  # δ1 0 on booster
+    _run(tmp_path, "rel", DA2_RELATIVE, "relative_disparity")  # aligned to GT: δ1 100
+    report = build_report([tmp_path / "met", tmp_path / "rel"])
+    table1 = _table(report, "table1")
+    rows = {row.run_id: row for row in table1.rows}
+    assert rows["rel"].kind == ALIGNED and rows["rel"].label.endswith("(aligned to GT)")
+    assert rows["rel"].cells[0].text == "100.0" and not rows["rel"].cells[0].bold
+    assert rows["met"].cells[0].bold  # the only metric model is the best metric model
+    assert (rows["met"].cells[-1].text, rows["rel"].cells[-1].text) == ("1.0", "(1.0)")
+    assert [row.run_id for row in table1.rows] == ["met", "rel"]  # metric models first
+    assert any("aligned to GT" in note for note in table1.notes)
+    # Scale-invariant boundary metrics rank both together (the paper's Table 2 does).
+    table2 = _table(report, "table2")
+    assert {row.kind for row in table2.rows} == {RUN}
+    assert "(aligned to GT)" not in render_report(report, "markdown").split("Table 2")[-1]

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 
 from dpbench.report.aggregate import format_value
 from dpbench.report.coverage import DEFAULT_FAILURE_MODE, FLAG, is_flagged
-from dpbench.report.identity import UNTRAINED_MARK, is_untrained, model_label, paper_identity
+from dpbench.report.identity import (
+    UNTRAINED_MARK,
+    is_untrained,
+    model_label,
+    output_class,
+    paper_identity,
+)
 from dpbench.report.options import SORT_ORDERS
 from dpbench.report.paper import PaperMethod, paper_comparable, paper_results
 from dpbench.report.rank import DEFAULT_TIE_RULE, average_ranks
@@ -34,6 +40,11 @@ RUN, REFERENCE, PAPER, DIFF = "run", "reference", "paper", "diff"
 SUBSET_MARK = "‡"
 #: A run with random-initialised weights: ranked and bolded only among its kind.
 UNTRAINED = "untrained"
+#: A relative model's run in a metric-scale table: aligned to the GT, so ranked only among its kind.
+ALIGNED = "aligned"
+ALIGNED_LABEL = " (aligned to GT)"
+#: The row kinds bolded and ranked together, one pool after the other (the printing order).
+_POOLS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,), (ALIGNED,))
 REFERENCE_MARK = "†"
 AVG_RANK = "avg_rank"
 
@@ -117,10 +128,13 @@ def run_labels(aggregates: list[dict]) -> dict[str, str]:
     return labels
 
 
-def _row_kind(agg: dict) -> str:
+def _row_kind(agg: dict, metric_scale: bool = False) -> str:
     if agg["reference"]:
         return REFERENCE
-    return UNTRAINED if is_untrained(agg) else RUN
+    if is_untrained(agg):
+        return UNTRAINED
+    relative = output_class((agg.get("model") or {}).get("output_kind")) == "relative"
+    return ALIGNED if metric_scale and relative else RUN
 
 
 def _datasets_with(aggregates: list[dict], metric: str) -> list[str]:
@@ -154,12 +168,18 @@ class _TableBuilder:
         self.paper_methods = paper_methods  # method_id -> PaperMethod (empty without --paper)
         self.matches = matches  # run_id -> method_id
 
-    def build(self, key: str, title: str, columns: list[Column], notes: list[str] | None = None) -> Table:
+    def build(self, key: str, title: str, columns: list[Column], notes: list[str] | None = None, *,
+              metric_scale: bool = False) -> Table:
         table = Table(key, title, columns, notes=list(notes or []))
         for agg in self.aggregates:
-            kind = _row_kind(agg)
+            kind = _row_kind(agg, metric_scale)
             cells = [self._run_cell(agg, c) for c in columns]
-            table.rows.append(Row(self.labels[agg["run_id"]], kind, cells, agg["run_id"]))
+            label = self.labels[agg["run_id"]] + (ALIGNED_LABEL if kind == ALIGNED else "")
+            table.rows.append(Row(label, kind, cells, agg["run_id"]))
+        if any(row.kind == ALIGNED for row in table.rows):
+            table.notes.append("(aligned to GT): a relative model scored after aligning its output to the ground "
+                               "truth (which gives it the true scale); bolded and ranked only among such runs, "
+                               "in parentheses, never beside metric models.")
         shown = [m for m in self.paper_methods.values()
                  if any(_get(m.results, c.dataset, c.metric) is not None for c in columns)]
         for method in shown:
@@ -238,7 +258,7 @@ def coverage_note(failures: str) -> str:
 
 def _bold_pool(table: Table) -> list[Row]:
     """The rows competing for bold: runs and paper methods, or the references when alone."""
-    for kinds in ((RUN, PAPER), (REFERENCE,), (UNTRAINED,)):
+    for kinds in _POOLS:
         rows = [row for row in table.rows if row.kind in kinds]
         if rows:
             return rows
@@ -264,7 +284,7 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     """Append the average rank on ``rank_metric`` (δ1 for Table 1). Runs and paper methods are ranked together; references are
     ranked among themselves only (printed in parentheses), so a probe never displaces a model."""
     ranks: dict[int, float | None] = {}
-    for pool in ((RUN, PAPER), (REFERENCE,), (UNTRAINED,)):
+    for pool in _POOLS:
         rows = [row for row in table.rows if row.kind in pool]
         values = {id(row): {c.dataset: None if cell.excluded else cell.value
                             for c, cell in zip(table.columns, row.cells, strict=True)}
@@ -274,16 +294,16 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     run_ranks: dict[str, float | None] = {}
     for row in table.rows:
         rank = ranks.get(id(row))
-        text = "-" if rank is None else f"({rank:.1f})" if row.kind in (REFERENCE, UNTRAINED) else f"{rank:.1f}"
+        text = "-" if rank is None else f"{rank:.1f}" if row.kind == RUN or row.kind == PAPER else f"({rank:.1f})"
         row.cells.append(Cell(rank, text))
-        if row.kind in (RUN, REFERENCE, UNTRAINED):
+        if row.run_id is not None and row.kind != DIFF:
             run_ranks[row.run_id] = rank
     _bold_best(table, [len(table.columns) - 1])
     return run_ranks
 
 
 #: The groups rows are sorted within, in the order they are printed (as bolded and ranked).
-_SORT_GROUPS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,))
+_SORT_GROUPS = _POOLS
 
 
 def sort_table(table: Table, sort: str = "rank") -> None:
@@ -335,7 +355,7 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False, ties: st
             for dataset in datasets[spec.metrics[0]]:
                 tables.append(builder.build(
                     f"{spec.key}:{dataset}", spec.title.format(dataset=dataset),
-                    [Column(_metric_header(m), m, dataset) for m in spec.metrics]))
+                    [Column(_metric_header(m), m, dataset) for m in spec.metrics], metric_scale=spec.metric_scale))
             continue
         columns = [Column(part.column_header(d, metric_info(m)), m, d)
                    for part in spec.parts for d in _datasets_with(aggregates, part.metrics[0])
@@ -350,7 +370,7 @@ def build_suite_section(aggregates: list[dict], *, paper: bool = False, ties: st
                          + ("; the paper's methods are ranked together with the runs" if use_paper else "")
                          + f"; references ({REFERENCE_MARK}) and random-initialised runs ({UNTRAINED_MARK}) "
                          "are each ranked among themselves, in parentheses.")
-        table = builder.build(spec.key, spec.title, columns, notes)
+        table = builder.build(spec.key, spec.title, columns, notes, metric_scale=spec.metric_scale)
         if spec.rank:
             ranks = _add_rank_column(table, ties, spec.metrics[0])
         tables.append(table)
@@ -368,6 +388,10 @@ class _MergedSpec:
     layout: str
     rank: bool
     parts: list[TableSpec]
+
+    @property
+    def metric_scale(self) -> bool:
+        return any(part.metric_scale for part in self.parts)
 
     @property
     def metrics(self) -> tuple[str, ...]:

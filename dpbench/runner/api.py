@@ -10,7 +10,7 @@ from typing import Any
 
 from dpbench.datasets import get_dataset_class
 from dpbench.errors import UnknownNameError
-from dpbench.protocol import Protocol
+from dpbench.protocol import Protocol, ProtocolError
 from dpbench.runner.config import RunConfig, RunResult
 from dpbench.runner.dist import DistContext, dist_context
 from dpbench.runner.evaluation import Evaluation
@@ -43,7 +43,17 @@ def _suite_and_protocol(config: RunConfig) -> tuple[Suite, Protocol]:
     suite = suite.select(config.datasets)
     for entry in suite.entries:
         get_dataset_class(entry.dataset)  # unknown names fail before any work
+    _check_focal_overrides(dict(config.protocol).get("focal_mode_overrides") or {}, suite)
     return suite, Protocol.from_options(suite.protocol, **dict(config.protocol))
+
+
+def _check_focal_overrides(overrides: Mapping[str, str], suite: Suite) -> None:
+    """Refuse a user's per-dataset focal mode naming a dataset this run does not evaluate
+    (a typo would otherwise leave the intended dataset on the default mode, silently)."""
+    stray = sorted(set(overrides) - set(suite.dataset_names))
+    if stray:
+        raise ProtocolError(f"--focal-mode names {', '.join(stray)}, which suite {suite.name!r} does not evaluate "
+                           f"here (its datasets: {', '.join(suite.dataset_names) or 'none'})")
 
 
 def run(config: RunConfig, say: Callable[[str], None] | None = None) -> RunResult:

@@ -74,6 +74,9 @@ class TableSpec:
     tasks with the same ``key`` are merged column-wise in task order (Table 2: F1 and recall).
     ``layout="per_dataset"``: one table per dataset (key ``<key>:<dataset>``), one column per
     metric. ``rank`` appends the average rank over the datasets on the first metric (Table 1).
+    ``metric_scale``: the metrics measure metric scale, so runs of relative models (scored after
+    alignment to the ground truth, which hands them the true scale) are bolded and ranked only
+    among themselves, never beside metric models (the paper's Tables 1 and 4 hold metric models).
     """
 
     key: str
@@ -82,6 +85,7 @@ class TableSpec:
     layout: str = "datasets"
     header: str | Mapping[str, str] = "{dataset} {label}"
     rank: bool = False
+    metric_scale: bool = False
 
     def column_header(self, dataset: str, info: MetricInfo) -> str:
         """The header of the column of ``info``'s metric on ``dataset``."""

@@ -164,7 +164,7 @@ class MetricDepthTask(Task):
     def tables(self) -> list[TableSpec]:
         return [
             TableSpec("table1", "Metric depth: δ1 (%) and average rank (Table 1 style)", ("delta1",),
-                      header="{dataset}", rank=True),
+                      header="{dataset}", rank=True, metric_scale=True),
             TableSpec("table4", "Metric depth on {dataset}: other metrics (Table 4 style)", TABLE4_METRICS,
-                      layout="per_dataset"),
+                      layout="per_dataset", metric_scale=True),
         ]

@@ -102,4 +102,5 @@ class PointCloudTask(Task):
 
     def tables(self) -> list[TableSpec]:
         # One table per dataset beside metric_depth's Table 4 tables (their column set stays as is).
-        return [TableSpec("table4_pointcloud", self.title, tuple(self.metrics), layout="per_dataset")]
+        return [TableSpec("table4_pointcloud", self.title, tuple(self.metrics), layout="per_dataset",
+                          metric_scale=True)]
