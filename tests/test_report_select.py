@@ -69,3 +69,22 @@ def test_cli_report_on_an_empty_runs_dir_exits_2_with_a_message(tmp_path):
     result = CliRunner().invoke(cli, ["report", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "no runs to report" in result.output and "dpbench run --suite sample" in result.output
+
+
+def test_another_checkpoint_or_speed_role_is_another_model(tmp_path):
+    import json
+
+    rng = np.random.default_rng(1)
+    base = tmp_path / "runs"
+    for run_id, sha, role, created in [("ck1-old", "aa", "", "2026-01-01T00:00:00Z"),
+                                       ("ck1-new", "aa", "", "2026-01-02T00:00:00Z"),
+                                       ("ck2", "bb", "", "2026-01-01T00:00:00Z"),
+                                       ("job", "aa", "candidate", "2026-01-03T00:00:00Z"),
+                                       ("job-baseline", "aa", "baseline", "2026-01-03T00:00:01Z")]:
+        folder = standard_run(base, run_id, model="depthpro", rng=rng, created=created)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["model"]["checkpoint_sha256"] = sha
+        if role:
+            manifest["speed"] = {"role": role}
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert sorted(_ids(collect_runs(runs_dir=base))) == ["ck1-new", "ck2", "job", "job-baseline"]

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from dpbench.progress import progress
 from dpbench.report.aggregate import aggregate_rows, open_store
 from dpbench.report.coverage import DEFAULT_FAILURE_MODE, check_failure_mode, worst_values
 from dpbench.report.rank import DEFAULT_TIE_RULE, TIE_RULES
@@ -17,6 +18,8 @@ from dpbench.report.tables import SuiteSection, build_suite_section, group_by_su
 from dpbench.store import RunStore
 
 REPORT_FORMAT = "dpbench-report/1"
+#: From this many runs on, reading them for a report shows progress.
+MANY_RUNS = 10
 
 
 @dataclass
@@ -61,7 +64,10 @@ def build_report(
     rows: dict[str, pd.DataFrame] = {}
     aggregates = []
     speed: dict[str, RunStore] = {}
+    runs = list(runs)
+    reading = progress(total=len(runs), desc="reading runs", unit="run", enabled=len(runs) >= MANY_RUNS)
     for store in map(open_store, runs):
+        reading.advance()
         if is_speed_run(store):  # no per-sample scores: the runtime table, not the suite tables
             speed[f"{store.run_id}@{store.path}" if store.run_id in speed else store.run_id] = store
             continue
@@ -71,6 +77,7 @@ def build_report(
             agg["run_id"] = f"{agg['run_id']}@{store.path}"
         stores[agg["run_id"]], rows[agg["run_id"]] = store, frame
         aggregates.append(agg)
+    reading.close()
     if failures == "worst":
         aggregates = _scored_at_worst(aggregates, stores, rows, aggregation)
     sections = [build_suite_section(group, paper=paper, ties=ties, failures=failures, sort=sort)

@@ -4,8 +4,9 @@ Runs named on the command line are all shown, in the order given. Otherwise ever
 folder is a candidate (optionally only one suite), and for each (model name, suite) only the
 latest run is kept: the most recently created *complete* run, or the most recent run of any status
 when none completed (its status is shown in the report). The model name includes its options
-(``depthpro [config=tiny]`` is another model than ``depthpro``), and a run made by ``dpbench
-rescore`` is labelled as such where it is shown.
+(``depthpro [config=tiny]`` is another model than ``depthpro``), another checkpoint (sha256) is
+another model, the two runs of one speed job (candidate, baseline) are both kept, and a run made by
+``dpbench rescore`` is labelled as such where it is shown.
 """
 
 from __future__ import annotations
@@ -32,11 +33,21 @@ def open_run(run: str | os.PathLike, runs_dir: str | os.PathLike | None = None) 
     raise DpbenchError(f"run not found: {run} (neither a run folder nor a run id in {runs_dir})")
 
 
+def model_identity(store: RunStore) -> tuple[str, str, str, str]:
+    """What makes two runs the same model measurement: the model name with its options, the suite,
+    the checkpoint's sha256 (another checkpoint is another model), and a speed job's role
+    (candidate or baseline of one job, which may be the same model name)."""
+    manifest = store.manifest
+    sha = str((manifest.get("model") or {}).get("checkpoint_sha256") or "")
+    role = str((manifest.get("speed") or {}).get("role") or "")
+    return model_label(manifest), str(manifest.get("suite")), sha, role
+
+
 def latest_per_model(stores: Sequence[RunStore]) -> list[RunStore]:
-    """Keep, per (model name, suite), the latest complete run (or the latest run if none completed)."""
-    chosen: dict[tuple[str, str], RunStore] = {}
+    """Keep, per :func:`model_identity`, the latest complete run (or the latest run if none completed)."""
+    chosen: dict[tuple[str, str, str, str], RunStore] = {}
     for store in sorted(stores, key=lambda s: (s.created, s.run_id)):
-        key = (model_label(store.manifest), str(store.manifest.get("suite")))
+        key = model_identity(store)
         previous = chosen.get(key)
         if previous is None or store.status == "complete" or previous.status != "complete":
             chosen[key] = store

@@ -27,6 +27,7 @@ from typing import Any
 
 from dpbench.datasets import find_dataset_root, get_dataset_class, open_dataset
 from dpbench.errors import ModelError
+from dpbench.progress import progress
 from dpbench.protocol import Protocol
 from dpbench.runner.config import RunConfig
 from dpbench.runner.dist import DistContext
@@ -283,11 +284,9 @@ class Evaluation:
 
     def _run_samples(self, name: str, dataset: Any, ids: Sequence[str], todo: list[tuple[int, list[str]]],
                      total: int, protocol: Protocol) -> None:
-        from tqdm.auto import tqdm
-
         tasks_of = dict(todo)
-        bar = tqdm(total=total, initial=total - len(todo), desc=name, unit="img", dynamic_ncols=True,
-                   disable=not (self.config.progress and self.ctx.is_main), leave=True, smoothing=0.1)
+        bar = progress(total=total, initial=total - len(todo), desc=name, unit="img", say=self.say,
+                       enabled=bool(self.config.progress and self.ctx.is_main))
         loader = Prefetcher(dataset, [i for i, _ in todo], self.config.workers)
         pending: deque[tuple[int, Future]] = deque()
         # With on_error='stop' each sample is scored before the next is predicted, so that the
@@ -333,7 +332,7 @@ class Evaluation:
                     continue
                 raise exc
             self._write_rows(rows)
-            bar.update(1)
+            bar.advance()
             errors = [r for r in rows if r["status"] == "error"]
             if errors:
                 self.errors += 1

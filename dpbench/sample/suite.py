@@ -51,6 +51,7 @@ from scipy import ndimage
 
 from dpbench.errors import DatasetError
 from dpbench.io.exif import make_exif
+from dpbench.progress import progress
 from dpbench.sample.render import (
     Camera,
     Light,
@@ -567,6 +568,7 @@ def _write_all(root: Path, seed: int, scale: float, observer: Callable[[Rendered
     ctx = _Context(staging, seed, scale, observer)
     entries = []
     started = time.perf_counter()
+    bar = progress(total=len(parts), desc="sample suite", unit="datasets")
     try:
         for part in parts:
             folder = staging / part.folder
@@ -576,10 +578,12 @@ def _write_all(root: Path, seed: int, scale: float, observer: Callable[[Rendered
             count = part.writer(ctx, folder)
             entries.append({"name": part.name, "path": part.folder, "split": "all",
                             "tasks": list(part.tasks), "samples": count})
-            log.info("sample suite: %s written (%d samples)", part.name, count)
+            bar.advance()
+            bar.note(f"{part.name} written ({count} samples)")
         for part in parts:
             os.replace(staging / part.folder, root / part.folder)
     finally:
+        bar.close()
         shutil.rmtree(staging, ignore_errors=True)
     manifest = {
         "format": FORMAT,

@@ -97,18 +97,18 @@ def verify_file(path: Path, card_weights: Mapping[str, Any], sha256: str | None 
 
 def fetch_url(url: str, destination: Path, *, progress: bool = True, timeout: float = 60.0) -> str:
     """Stream ``url`` into ``destination`` (a temporary name), returning the sha256 of the bytes."""
-    from tqdm import tqdm
+    from dpbench.progress import progress as progress_of
 
     request = urllib.request.Request(url, headers={"User-Agent": "dpbench"})
     digest = hashlib.sha256()
     with urllib.request.urlopen(request, timeout=timeout) as response, destination.open("wb") as out:
         total = response.headers.get("Content-Length")
-        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, unit_divisor=1024,
-                  desc=destination.name, disable=not progress) as bar:
+        with progress_of(total=int(total) if total else None, unit="B", unit_scale=True,
+                         desc=f"downloading {destination.name}", enabled=progress) as bar:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
                 digest.update(chunk)
-                bar.update(len(chunk))
+                bar.advance(len(chunk))
         if total and out.tell() != int(total):
             raise CheckpointError(f"download of {url} stopped after {out.tell()} of {total} bytes")
     return digest.hexdigest()
