@@ -81,6 +81,8 @@ def test_table7_layout(report):
     assert row_1536.endswith(f"| {f1:.3f} | 0.019 | 0.004 | 0.311 | Depth Pro |")
     assert next(line for line in lines if line.startswith("| 8×8 |")).endswith("| - | - | - | - |")
     assert "Upper bound from the output resolution" in render_report(report, "markdown")
+    html = render_report(report, "html", plots=[])
+    assert "Upper bound from the output resolution" in html and "<td>1536×1536</td>" in html
 
 
 def test_perturbation_points_and_plot(report):

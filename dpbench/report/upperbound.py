@@ -100,24 +100,44 @@ def _number(value) -> str:
     return "-" if value is None or not math.isfinite(float(value)) else f"{float(value):.3f}"
 
 
-def upperbound_markdown(section: SuiteSection) -> list[str]:
-    """Markdown lines of the Table 7 layout for ``section`` (none without resample runs)."""
+@dataclass
+class TableText:
+    """A table as text cells, for the Markdown and HTML renderings."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    note: str
+
+
+def upperbound_text(section: SuiteSection) -> TableText | None:
+    """The Table 7 layout of ``section`` as text cells (None without resample runs)."""
     table = upperbound_table(section)
     if table is None:
-        return []
+        return None
     header = ["Output grid"] + [f"{d} {title}" for d in table.datasets for _, title in TABLE7_METRICS]
     header += [f"paper {TABLE7_DATASET} {title}" for _, title in TABLE7_METRICS] + ["paper example model"]
-    lines = ["### Upper bound from the output resolution: GT down to the grid and back (Table 7 style)", "",
-             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 2) + "---|"]
+    rows = []
     for label, size, results in table.rows:
         cells = [_number(results[d].get(metric)) for d in table.datasets for metric, _ in TABLE7_METRICS]
         paper = table.paper.get(size, {})
         cells += [_number(paper.get(metric)) for metric, _ in TABLE7_METRICS]
-        cells.append(str(paper.get("model", "-")))
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "_Rows: `probe:gt-resample` runs (area average down to size × size, filter back up, in "
-              "inverse depth; docs/paper.md §11). Paper: Depth Pro Table 7 on UnrealStereo4K._", ""]
-    return lines
+        rows.append([label, *cells, str(paper.get("model", "-"))])
+    return TableText(
+        "Upper bound from the output resolution: GT down to the grid and back (Table 7 style)", header, rows,
+        "Rows: probe:gt-resample runs (area average down to size × size, filter back up, in inverse depth; "
+        "docs/paper.md §11). Paper: Depth Pro Table 7 on UnrealStereo4K.")
+
+
+def upperbound_markdown(section: SuiteSection) -> list[str]:
+    """Markdown lines of the Table 7 layout for ``section`` (none without resample runs)."""
+    text = upperbound_text(section)
+    if text is None:
+        return []
+    lines = [f"### {text.title}", "", "| " + " | ".join(text.header) + " |",
+             "|---|" + "---:|" * (len(text.header) - 2) + "---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in text.rows]
+    return lines + ["", f"_{text.note}_", ""]
 
 
 def weighted_boundary_score(rows: pd.DataFrame, agg: dict, dataset: str, kind: str) -> float:
@@ -181,5 +201,5 @@ def perturbation_plots(section: SuiteSection, rows_by_run: dict[str, pd.DataFram
     return [Plot(section.suite, f"{section.suite}_perturbation_curves".replace("/", "-"), title, figure_png(figure))]
 
 
-__all__ = ["PERTURBATIONS", "UpperBoundTable", "paper_table7", "perturbation_plots", "perturbation_points",
-           "upperbound_markdown", "upperbound_table", "weighted_boundary_score"]
+__all__ = ["PERTURBATIONS", "TableText", "UpperBoundTable", "paper_table7", "perturbation_plots", "perturbation_points",
+           "upperbound_markdown", "upperbound_table", "upperbound_text", "weighted_boundary_score"]
