@@ -440,3 +440,20 @@ def test_resample_and_shift_bad_options():
         load_model("probe:gt-shift", k=-1)
     with pytest.raises(ValueError, match="axis must be one of x, y, xy"):
         load_model("probe:gt-shift", axis="z")
+
+
+def test_resample_and_shift_on_mask_and_focal_only_samples(mask_sample):
+    step = np.where(mask_sample.mask > 0.1, MASK_NEAR_DEPTH, MASK_FAR_DEPTH).astype(np.float32)
+    shifted = load_model("probe:gt-shift", k=2, axis="y").predict(mask_sample)
+    assert shifted.meta["probe_depth_source"] == "mask"
+    np.testing.assert_array_equal(shifted.depth[2:], step[:-2])
+    np.testing.assert_array_equal(shifted.depth[:2], np.repeat(step[:1], 2, axis=0))
+    same = load_model("probe:gt-resample", size=64, filter="nearest").predict(
+        Sample("m", image(64, 64), mask=np.pad(np.ones((32, 32), np.float32), 16)))
+    np.testing.assert_array_equal(same.depth, np.pad(np.full((32, 32), MASK_NEAR_DEPTH, np.float32), 16,
+                                                     constant_values=MASK_FAR_DEPTH))  # grid = image: exact
+    focal_only = Sample("IMG_1.jpg", image(30, 40), focal_px=33.0)
+    for name in ("probe:gt-resample", "probe:gt-shift"):
+        pred = load_model(name).predict(focal_only)
+        assert pred.focal_px == 33.0 and pred.meta["probe_depth_source"] == "none"
+        np.testing.assert_array_equal(pred.depth, np.full((30, 40), NO_GT_DEPTH, np.float32))

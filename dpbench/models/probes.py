@@ -3,16 +3,16 @@
 Each probe reads the Sample's ground truth (``reads_ground_truth=True``), so reports mark them as
 references and never rank them. What each one returns, for every kind of sample:
 
-==================  ===============================  =========================  ===================
-probe               depth samples                    mask-only samples          focal
-==================  ===============================  =========================  ===================
-``probe:gt``        GT depth, holes filled            mask as a depth step       GT focal
-``probe:gt-blur``   GT box³-blurred in inverse depth  blurred step               GT focal
-``probe:gt-scale``  GT × ``factor`` (default 1.6)     step × ``factor``          GT focal × factor
-``probe:gt-resample`` GT down to ``size``², back up   resampled step             GT focal
-``probe:gt-shift``  GT shifted by ``k`` px            shifted step               GT focal
-``probe:constant``  median valid GT depth everywhere  the step's far depth       prior from ``fov_deg``
-==================  ===============================  =========================  ===================
+=====================  ================================  ====================  ======================
+probe                  depth samples                     mask-only samples     focal
+=====================  ================================  ====================  ======================
+``probe:gt``           GT depth, holes filled            mask as a depth step  GT focal
+``probe:gt-blur``      GT box³-blurred in inverse depth  blurred step          GT focal
+``probe:gt-scale``     GT × ``factor`` (default 1.6)     step × ``factor``     GT focal × factor
+``probe:gt-resample``  GT down to ``size``², back up     resampled step        GT focal
+``probe:gt-shift``     GT shifted by ``k`` px            shifted step          GT focal
+``probe:constant``     median valid GT depth everywhere  the step's far depth  prior from ``fov_deg``
+=====================  ================================  ====================  ======================
 
 Conventions:
 - *Holes*: pixels outside ``Sample.valid_mask()`` take the depth of the nearest valid pixel
