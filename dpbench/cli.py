@@ -174,7 +174,7 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict:
 
 @cli.command("run")
 @click.option("--model", "-m", "model", default=None, metavar="NAME",
-              help="Registered model (see `dpbench models`). Omitted with --suite sample: the probes, one run each.")
+              help="Registered model (see `dpbench models`). Omitted with --suite sample or upperbound: the suite's probe runs, one run each.")
 @click.option("--checkpoint", default=None, metavar="PATH", help="Checkpoint file of the model.")
 @click.option("--suite", "-s", default="sample", show_default=True, metavar="NAME|PATH",
               help="zeroshot, boundary, focal, sample, all, or a suite.json (or a folder holding one).")
@@ -207,11 +207,11 @@ def run_command(model, checkpoint, suite, datasets, data_root, device, precision
                 out, run_id, resume, save_predictions, on_error, focal_modes, resize, alignment, aggregation,
                 depth_range, clip_predictions, boundary_valid, model_options, progress) -> None:
     """Run a model over a suite and store per-sample results in runs/<run-id>/."""
-    from dpbench.runner import RunConfig, default_models, run, run_summary
+    from dpbench.runner import RunConfig, default_runs, run, run_summary
 
-    models = [model] if model else default_models(suite)
+    models = [(model, {})] if model else default_runs(suite)
     if not models:
-        raise click.UsageError(f"--model is required for suite {suite!r} (only --suite sample has default models)")
+        raise click.UsageError(f"--model is required for suite {suite!r} (only sample and upperbound have default models)")
     if run_id and len(models) > 1:
         raise click.UsageError("--run-id names one run: give --model too")
     from dpbench.protocol import parse_focal_modes
@@ -221,12 +221,12 @@ def run_command(model, checkpoint, suite, datasets, data_root, device, precision
                 "depth_range": depth_range, "clip_predictions": clip_predictions, "boundary_valid": boundary_valid}
     sample_root = data_root / "sample" if data_root is not None and suite == "sample" else None
     statuses = []
-    for name in models:
+    for name, default_options in models:
         config = RunConfig(model=name, suite=suite, checkpoint=checkpoint, datasets=datasets or None,
                            data_root=data_root, device=device, precision=precision, batch_size=batch_size,
                            workers=workers, limit=limit, out=out, run_id=run_id, resume=resume,
                            save_predictions=save_predictions, on_error=on_error, protocol=protocol,
-                           model_options=_parse_model_options(model_options), progress=progress,
+                           model_options={**default_options, **_parse_model_options(model_options)}, progress=progress,
                            sample_root=sample_root)
         try:
             result = run(config, say=click.echo)

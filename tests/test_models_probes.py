@@ -25,7 +25,8 @@ from dpbench.models.probes import (
 )
 from dpbench.types import Prediction, Sample
 
-PROBES = ("probe:gt", "probe:gt-blur", "probe:gt-scale", "probe:constant")
+PROBES = ("probe:gt", "probe:gt-blur", "probe:gt-scale", "probe:gt-resample", "probe:gt-shift",
+          "probe:constant")
 THRESHOLDS = np.linspace(1.05, 1.25, 10)
 WEIGHTS = THRESHOLDS / THRESHOLDS.sum()
 
@@ -351,3 +352,108 @@ def test_check_prediction_names_the_sample_and_problem(depth_sample):
     check_prediction(Prediction(zero - 0.5), depth_sample, "relative_depth")  # affine: allowed
     with pytest.raises(ModelError, match="not a Prediction"):
         check_prediction(good, depth_sample)
+
+
+# -- probe:gt-resample and probe:gt-shift (Table 7 / Fig. 9) --------------------------------
+def step_sample(column=1, h=4, w=4):
+    """Depth 1 m left of ``column``, 2 m from it on: one vertical contour."""
+    depth = np.ones((h, w), np.float32)
+    depth[:, column:] = 2.0
+    return Sample("step", image(h, w), depth=depth, focal_px=5.0)
+
+
+def ref_log10(pred, gt, valid):
+    return float(np.mean(np.abs(np.log10(pred[valid]) - np.log10(gt[valid]))))
+
+
+def test_gt_resample_by_hand():
+    # step at column 1 of 4, through a 2×2 grid: inverse depth per row [1, .5, .5, .5] -> area
+    # averages [.75, .5] -> nearest back up [.75, .75, .5, .5] = depth [4/3, 4/3, 2, 2].
+    sample = step_sample(column=1)
+    gt, valid = sample.depth, sample.valid_mask()
+    pred = load_model("probe:gt-resample", size=2, filter="nearest").predict(sample)
+    np.testing.assert_allclose(pred.depth, np.tile([4 / 3, 4 / 3, 2, 2], (4, 1)), rtol=1e-6)
+    assert ref_abs_rel(pred.depth, gt, valid) == pytest.approx((1 / 3 + 1 / 3) / 4, rel=1e-6)
+    assert ref_log10(pred.depth, gt, valid) == pytest.approx(
+        (math.log10(4 / 3) + math.log10(2 / (4 / 3))) / 4, rel=1e-6)
+    # the contour moved from column 1 to column 2: no predicted pair matches a GT pair
+    assert ref_boundary_f1(pred.depth, gt) == 0.0
+    # bilinear, half-pixel centres: output columns sit at -0.25, 0.25, 0.75, 1.25 of the 2 grid
+    # columns, so inverse depth [.75, .75·.75 + .25·.5, .25·.75 + .75·.5, .5]
+    bilinear = load_model("probe:gt-resample", size=2).predict(sample)
+    inverse = np.array([0.75, 0.6875, 0.5625, 0.5])
+    np.testing.assert_allclose(bilinear.depth, np.tile(1 / inverse, (4, 1)), rtol=1e-6)
+    assert bilinear.focal_px == 5.0
+    assert load_model("probe:gt-resample", size=384).describe()["size"] == 384
+
+
+def test_gt_resample_on_the_grid_is_exact_and_coarser_is_worse(depth_sample):
+    aligned = step_sample(column=2)  # contour on a 2×2 cell border: survives the 2-grid
+    pred = load_model("probe:gt-resample", size=2, filter="nearest").predict(aligned)
+    np.testing.assert_allclose(pred.depth, aligned.depth, rtol=1e-6)
+    gt, valid = depth_sample.depth, depth_sample.valid_mask()
+    scores = []
+    for size in (64, 16, 8):
+        out = load_model("probe:gt-resample", size=size).predict(depth_sample).depth
+        assert out.shape == gt.shape and out.dtype == np.float32 and (out > 0).all()
+        scores.append((ref_abs_rel(out, gt, valid), ref_boundary_f1(out, gt)))
+    assert scores[0][0] < scores[1][0] < scores[2][0]  # AbsRel grows as the grid gets coarser
+    assert scores[0][1] > scores[2][1]
+    bicubic = load_model("probe:gt-resample", size=8, filter="bicubic").predict(depth_sample).depth
+    assert bicubic.min() >= gt.min() - 1e-4 and bicubic.max() <= gt.max() + 1e-4  # no overshoot
+
+
+def test_gt_shift_by_hand():
+    sample = step_sample(column=1, h=4, w=6)
+    gt, valid = sample.depth, sample.valid_mask()
+    none = load_model("probe:gt-shift", k=0).predict(sample)
+    np.testing.assert_array_equal(none.depth, gt)
+    pred = load_model("probe:gt-shift", k=2).predict(sample)
+    # the step moves from column 1 to column 3; the two uncovered columns repeat column 0
+    np.testing.assert_array_equal(pred.depth, np.tile([1, 1, 1, 2, 2, 2], (4, 1)).astype(np.float32))
+    assert ref_abs_rel(pred.depth, gt, valid) == pytest.approx(2 * 0.5 / 6)  # 2 columns of |1-2|/2
+    assert ref_boundary_f1(pred.depth, gt) == 0.0
+    down = load_model("probe:gt-shift", k=1, axis="y").predict(sample)
+    np.testing.assert_array_equal(down.depth, gt)  # a vertical contour does not move down
+    diagonal = load_model("probe:gt-shift", k=1, axis="xy").predict(Sample("d", image(3, 3),
+                                                                         depth=np.arange(1, 10, dtype=np.float32).reshape(3, 3)))
+    np.testing.assert_array_equal(diagonal.depth, [[1, 1, 2], [1, 1, 2], [4, 4, 5]])
+
+
+def test_gt_shift_lowers_boundary_scores_with_k(depth_sample):
+    gt = depth_sample.depth
+    f1 = [ref_boundary_f1(load_model("probe:gt-shift", k=k).predict(depth_sample).depth, gt)
+          for k in (0, 1, 2)]
+    assert f1[0] == pytest.approx(1.0)
+    # a one-pixel shift keeps only the horizontal contours (bottom/top pairs) of the boxes
+    assert 0.0 < f1[1] < 0.75 and f1[2] <= f1[1]
+
+
+def test_resample_and_shift_bad_options():
+    with pytest.raises(ValueError, match="size must be a positive number of pixels"):
+        load_model("probe:gt-resample", size=0)
+    with pytest.raises(ValueError, match="size must be"):
+        load_model("probe:gt-resample", size=2.5)
+    with pytest.raises(ValueError, match="filter must be one of nearest, bilinear"):
+        load_model("probe:gt-resample", filter="lanczos")
+    with pytest.raises(ValueError, match="k must be a whole number"):
+        load_model("probe:gt-shift", k=-1)
+    with pytest.raises(ValueError, match="axis must be one of x, y, xy"):
+        load_model("probe:gt-shift", axis="z")
+
+
+def test_resample_and_shift_on_mask_and_focal_only_samples(mask_sample):
+    step = np.where(mask_sample.mask > 0.1, MASK_NEAR_DEPTH, MASK_FAR_DEPTH).astype(np.float32)
+    shifted = load_model("probe:gt-shift", k=2, axis="y").predict(mask_sample)
+    assert shifted.meta["probe_depth_source"] == "mask"
+    np.testing.assert_array_equal(shifted.depth[2:], step[:-2])
+    np.testing.assert_array_equal(shifted.depth[:2], np.repeat(step[:1], 2, axis=0))
+    same = load_model("probe:gt-resample", size=64, filter="nearest").predict(
+        Sample("m", image(64, 64), mask=np.pad(np.ones((32, 32), np.float32), 16)))
+    np.testing.assert_array_equal(same.depth, np.pad(np.full((32, 32), MASK_NEAR_DEPTH, np.float32), 16,
+                                                     constant_values=MASK_FAR_DEPTH))  # grid = image: exact
+    focal_only = Sample("IMG_1.jpg", image(30, 40), focal_px=33.0)
+    for name in ("probe:gt-resample", "probe:gt-shift"):
+        pred = load_model(name).predict(focal_only)
+        assert pred.focal_px == 33.0 and pred.meta["probe_depth_source"] == "none"
+        np.testing.assert_array_equal(pred.depth, np.full((30, 40), NO_GT_DEPTH, np.float32))

@@ -20,7 +20,7 @@ DEPTH_METRICS = ["delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rms
 
 
 def test_builtin_suite_names():
-    assert suite_names() == ["zeroshot", "zeroshot-evidence", "boundary", "focal", "ibims", "sample", "all"]
+    assert suite_names() == ["zeroshot", "zeroshot-evidence", "boundary", "focal", "ibims", "upperbound", "sample", "all"]
 
 
 def test_zeroshot_is_table1():
@@ -71,7 +71,7 @@ def test_protocol_defaults_come_from_the_toml():
 def test_unknown_suite_and_dataset_names_suggest():
     with pytest.raises(UnknownNameError, match="Did you mean 'zeroshot'") as info:
         get_suite("zeroshto")
-    assert "Known: all, boundary, focal, ibims, sample, zeroshot" in str(info.value)
+    assert "Known: all, boundary, focal, ibims, sample, upperbound, zeroshot" in str(info.value)
     with pytest.raises(UnknownNameError, match="Did you mean 'middlebury'"):
         get_suite("zeroshot").select(["midlebury"])
 

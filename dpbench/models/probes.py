@@ -3,14 +3,16 @@
 Each probe reads the Sample's ground truth (``reads_ground_truth=True``), so reports mark them as
 references and never rank them. What each one returns, for every kind of sample:
 
-==================  ===============================  =========================  ===================
-probe               depth samples                    mask-only samples          focal
-==================  ===============================  =========================  ===================
-``probe:gt``        GT depth, holes filled            mask as a depth step       GT focal
-``probe:gt-blur``   GT box³-blurred in inverse depth  blurred step               GT focal
-``probe:gt-scale``  GT × ``factor`` (default 1.6)     step × ``factor``          GT focal × factor
-``probe:constant``  median valid GT depth everywhere  the step's far depth       prior from ``fov_deg``
-==================  ===============================  =========================  ===================
+=====================  ================================  ====================  ======================
+probe                  depth samples                     mask-only samples     focal
+=====================  ================================  ====================  ======================
+``probe:gt``           GT depth, holes filled            mask as a depth step  GT focal
+``probe:gt-blur``      GT box³-blurred in inverse depth  blurred step          GT focal
+``probe:gt-scale``     GT × ``factor`` (default 1.6)     step × ``factor``     GT focal × factor
+``probe:gt-resample``  GT down to ``size``², back up     resampled step        GT focal
+``probe:gt-shift``     GT shifted by ``k`` px            shifted step          GT focal
+``probe:constant``     median valid GT depth everywhere  the step's far depth  prior from ``fov_deg``
+=====================  ================================  ====================  ======================
 
 Conventions:
 - *Holes*: pixels outside ``Sample.valid_mask()`` take the depth of the nearest valid pixel
@@ -29,6 +31,14 @@ Conventions:
   sits clear of every threshold (δ: 1.25, 1.5625, 1.953; focal: relative error 0.25, 0.5), so
   δ1 = δ2 = 0, δ3 = 1, AbsRel = 0.6 and focal δ25 = δ50 = 0 exactly, with no round-off knife
   edge (a factor of 1.5 puts the focal error exactly on the δ50 threshold).
+- *gt-resample* is the resolution upper bound of the paper's Table 7 (docs/paper.md §11): the
+  GT is brought to a ``size``×``size`` map (a model's native output grid: 1536, 768, 518, 384)
+  by area averaging and back to its own size with ``filter`` (default bilinear, half-pixel
+  centres), both in inverse depth, the space the protocol's default resize uses.
+- *gt-shift* moves the GT by ``k`` pixels along ``axis`` (x: right, y: down, xy: both); the
+  ``k`` rows/columns uncovered at the edge repeat the edge (no wrap-around, so the image
+  border adds no contour). Boundary precision/recall fall against ``k`` (the paper's Fig. 9
+  perturbation study, docs/paper.md §11).
 - *Focal source*: a probe's own focal is its prediction, so it is recorded as
   ``focal_source='estimated'`` even though it is derived from the GT (the model, not the
   runner, chose it). A *given focal* (the runner's focal mode ``gt``/``exif``) does not change
@@ -233,6 +243,84 @@ class ScaledGroundTruthProbe(Probe):
         return {"factor": self.factor}
 
 
+#: Upsampling filters of ``probe:gt-resample`` (OpenCV interpolation flags).
+RESAMPLE_FILTERS = {"nearest": "INTER_NEAREST_EXACT", "bilinear": "INTER_LINEAR",
+                    "bicubic": "INTER_CUBIC", "area": "INTER_AREA"}
+#: Axes of ``probe:gt-shift``: (rows, columns) moved per unit of ``k``.
+SHIFT_AXES = {"x": (0, 1), "y": (1, 0), "xy": (1, 1)}
+
+
+def resample_inverse_depth(depth: np.ndarray, size: tuple[int, int], upsample: str = "bilinear") -> np.ndarray:
+    """Depth brought to ``size`` = (height, width) by area averaging and back to its own size
+    with the ``upsample`` filter (:data:`RESAMPLE_FILTERS`), both in inverse depth.
+
+    Area averaging is the mean of the GT pixels each low-resolution pixel covers: what an ideal
+    model with that output grid could give. Bicubic overshoot is clamped to the input's inverse
+    depth range so the map stays positive.
+    """
+    import cv2
+
+    depth = np.asarray(depth, dtype=np.float32)
+    height, width = depth.shape
+    inverse = (1.0 / depth).astype(np.float32)
+    small = cv2.resize(inverse, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
+    back = cv2.resize(small, (width, height), interpolation=getattr(cv2, RESAMPLE_FILTERS[upsample]))
+    back = np.clip(back, inverse.min(), inverse.max())
+    return (1.0 / back).astype(np.float32)
+
+
+def shift_map(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``values`` moved down by ``rows`` and right by ``cols`` pixels (negative: up/left); the
+    uncovered border repeats the nearest edge row/column."""
+    values = np.asarray(values)
+    height, width = values.shape
+    # output pixel (i, j) takes input pixel (i - rows, j - cols), clamped into the image
+    source_rows = np.clip(np.arange(height) - rows, 0, height - 1)
+    source_cols = np.clip(np.arange(width) - cols, 0, width - 1)
+    return values[np.ix_(source_rows, source_cols)]
+
+
+class ResampledGroundTruthProbe(Probe):
+    """``probe:gt-resample``: GT through a ``size``×``size`` grid and back (Table 7's upper bound)."""
+
+    def __init__(self, size: int = 1536, filter: str = "bilinear"):
+        self.size = _positive_int(size, "probe:gt-resample: size", "a positive number of pixels")
+        if filter not in RESAMPLE_FILTERS:
+            raise ModelOptionError(f"probe:gt-resample: filter must be one of "
+                                   f"{', '.join(RESAMPLE_FILTERS)}, got {filter!r}")
+        self.filter = filter
+
+    def _depth(self, depth: np.ndarray, sample: Sample, source: str) -> np.ndarray:
+        if source == "none":
+            return depth
+        return resample_inverse_depth(depth, (self.size, self.size), self.filter)
+
+    def options(self) -> dict:
+        return {"size": self.size, "filter": self.filter}
+
+
+class ShiftedGroundTruthProbe(Probe):
+    """``probe:gt-shift``: GT moved by ``k`` pixels along ``axis``; depth metrics barely move,
+    boundary precision and recall fall (the released metric has no distance tolerance)."""
+
+    def __init__(self, k: int = 1, axis: str = "x"):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer, float)) or k != int(k) or k < 0:
+            raise ModelOptionError(f"probe:gt-shift: k must be a whole number of pixels >= 0, got {k!r}")
+        if axis not in SHIFT_AXES:
+            raise ModelOptionError(f"probe:gt-shift: axis must be one of {', '.join(SHIFT_AXES)}, got {axis!r}")
+        self.k = int(k)
+        self.axis = axis
+
+    def _depth(self, depth: np.ndarray, sample: Sample, source: str) -> np.ndarray:
+        if source == "none":
+            return depth
+        rows, cols = SHIFT_AXES[self.axis]
+        return shift_map(depth, rows * self.k, cols * self.k)
+
+    def options(self) -> dict:
+        return {"k": self.k, "axis": self.axis}
+
+
 class ConstantProbe(Probe):
     """``probe:constant``: the median valid GT depth everywhere, and a fixed-FoV focal prior.
 
@@ -273,6 +361,13 @@ def _positive_number(value, what: str, expected: str) -> float:
     return number
 
 
+def _positive_int(value, what: str, expected: str) -> int:
+    number = _positive_number(value, what, expected)
+    if isinstance(value, bool) or number != int(number):
+        raise ModelOptionError(f"{what} must be {expected}, got {value!r}")
+    return int(number)
+
+
 def _probe_factory(cls: type[Probe], name: str):
     import inspect
 
@@ -295,6 +390,9 @@ _PROBES = {
     "probe:gt": (GroundTruthProbe, "ground truth (holes filled from nearest valid pixel): perfect scores"),
     "probe:gt-blur": (BlurredGroundTruthProbe, "GT blurred in inverse depth (sigma=): δ high, boundaries low"),
     "probe:gt-scale": (ScaledGroundTruthProbe, "GT × factor (factor=1.6): δ1 collapses, boundary F1 kept"),
+    "probe:gt-resample": (ResampledGroundTruthProbe,
+                          "GT down to size² (area) and back up (filter=bilinear): Table 7 upper bound"),
+    "probe:gt-shift": (ShiftedGroundTruthProbe, "GT shifted by k px (axis=x|y|xy): boundary P/R vs shift"),
     "probe:constant": (ConstantProbe, "median GT depth everywhere, focal from fov_deg=60: the floor"),
 }
 

@@ -9,6 +9,7 @@ from dpbench.report.document import Report
 from dpbench.report.plots import Plot, bar_plots, boundary_threshold_plots, focal_cdf_plot
 from dpbench.report.qualitative import qualitative_plot
 from dpbench.report.runtime import DEFAULT_SCATTER_METRIC, DEFAULT_SCATTER_SIZE, scatter_plot
+from dpbench.report.upperbound import perturbation_plots
 
 
 def report_plots(
@@ -29,6 +30,7 @@ def report_plots(
         if focal is not None:
             plots.append(focal)
         plots += boundary_threshold_plots(section, report.rows)
+        plots += perturbation_plots(section, report.rows)  # Fig. 9 style, from GT-perturbing probe runs
         if qualitative > 0:
             for agg in section.aggregates:
                 plot, why = qualitative_plot(report.stores[agg["run_id"]], section.labels[agg["run_id"]],

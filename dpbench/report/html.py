@@ -11,6 +11,7 @@ from dpbench.report.document import Report
 from dpbench.report.plots import Plot
 from dpbench.report.render import LEGEND, missing_lines, protocol_split, row_label, runs_rows
 from dpbench.report.tables import DIFF, PAPER, REFERENCE, Table
+from dpbench.report.upperbound import upperbound_text
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
@@ -81,6 +82,9 @@ def render_html(report: Report, plots: Sequence[Plot] = (), notes: Sequence[str]
             out.append(f"<h3>{escape(table.title)}</h3>")
             out.append(table_html(table))
             out += [f'<p class="note">{escape(note)}</p>' for note in table.notes]
+        if (bound := upperbound_text(section)) is not None:  # Table 7 layout of probe:gt-resample runs
+            out += [f"<h3>{escape(bound.title)}</h3>", _table_html(bound.header, [[escape(c) for c in r]
+                    for r in bound.rows]), f'<p class="note">{escape(bound.note)}</p>']
         section_plots = [plot for plot in plots if plot.suite == section.suite]
         if section_plots:
             out.append("<h3>Figures</h3>")

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from dpbench.report.document import Report, report_json
 from dpbench.report.tables import AVG_RANK, PAPER, REFERENCE, REFERENCE_MARK, SuiteSection, Table
+from dpbench.report.upperbound import upperbound_markdown
 
 LEGEND = ("δ1–δ3 and the focal δ25/δ50 are percentages; the other metrics are printed as stored. "
           "↑ higher is better, ↓ lower is better; the best value of each column is bold. "
@@ -128,6 +129,7 @@ def render_markdown(report: Report, plot_links: Mapping[str, Sequence[tuple[str,
             out += [f"_{note}_" for note in table.notes]
             if table.notes:
                 out.append("")
+        out += upperbound_markdown(section)  # Table 7 layout of probe:gt-resample runs, if any
         for title, path in (plot_links or {}).get(section.suite, []):
             out += [f"![{title}]({path})", ""]
     if report.runtime is not None:  # speed runs (dpbench.report.runtime)

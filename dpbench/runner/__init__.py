@@ -22,7 +22,7 @@ from typing import Any
 #: Public names and the submodule each comes from, imported on first use (``dpbench --help``
 #: reads the choice lists of :mod:`~dpbench.runner.config` without importing pandas or torch).
 _LAZY = {
-    "default_models": "api", "evaluate": "api", "print_message": "api", "run": "api", "run_summary": "api",
+    "default_models": "api", "default_runs": "api", "evaluate": "api", "print_message": "api", "run": "api", "run_summary": "api",
     "ON_ERROR_POLICIES": "config", "PRECISIONS": "config", "RunConfig": "config", "RunResult": "config",
     "describe_model": "provenance", "environment_record": "provenance", "new_run_id": "provenance",
 }

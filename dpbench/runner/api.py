@@ -136,6 +136,28 @@ def default_models(suite_name: str) -> list[str]:
     return list(suites.get(suite_name, {}).get("default_models", []))
 
 
+def default_runs(suite_name: str) -> list[tuple[str, dict]]:
+    """(model, options) of the runs made when ``--model`` is omitted: the suite's ``default_runs``
+    tables (``{model, options}``), else its ``default_models`` names without options."""
+    from dpbench.suites import SuiteError
+
+    spec = _definitions_of(suite_name)
+    runs = []
+    for number, entry in enumerate(spec.get("default_runs", [])):
+        if not (isinstance(entry, Mapping) and isinstance(entry.get("model"), str)
+                and isinstance(entry.get("options", {}), Mapping)):
+            raise SuiteError(f"suites.toml [suites.{suite_name}]: default_runs[{number}] must be "
+                             "{ model = <name>, options = { ... } }")
+        runs.append((entry["model"], dict(entry.get("options", {}))))
+    return runs or [(name, {}) for name in default_models(suite_name)]
+
+
+def _definitions_of(suite_name: str) -> Mapping:
+    from dpbench.suites import _definitions
+
+    return _definitions()["suites"].get(suite_name, {})
+
+
 def run_summary(store: RunStore) -> str:
     """The text table printed at the end of a run."""
     from dpbench.report import summarize_run
@@ -143,4 +165,4 @@ def run_summary(store: RunStore) -> str:
     return summarize_run(store)
 
 
-__all__ = ["default_models", "evaluate", "print_message", "run", "run_summary"]
+__all__ = ["default_models", "default_runs", "evaluate", "print_message", "run", "run_summary"]
