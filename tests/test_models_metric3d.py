@@ -311,7 +311,7 @@ def test_dpbench_run_on_the_sample_suite_uses_one_crop_per_domain(upstream_packa
     from dpbench.sample import generate_sample_suite
     from dpbench.store import list_runs
 
-    generate_sample_suite(tmp_path / "data" / "sample", scale=0.5)
+    generate_sample_suite(tmp_path / "data" / "sample", scale=0.25)
     log = tmp_path / "inputs.txt"
     monkeypatch.setenv("METRIC3D_STANDIN_LOG", str(log))
     result = CliRunner().invoke(cli, [
