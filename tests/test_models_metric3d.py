@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import math
 import shutil
@@ -19,7 +20,14 @@ import pytest
 from dpbench.errors import MissingExtraError, ModelError
 from dpbench.models import load_model
 from dpbench.models.base import ModelOptionError
-from dpbench.models.metric3d import DOMAIN_CROPS, MEAN, STD, VARIANTS, decanonical
+from dpbench.models.metric3d import (
+    DOMAIN_CROPS,
+    MEAN,
+    STD,
+    VARIANTS,
+    decanonical,
+    place_decoder_tensors,
+)
 
 torch = pytest.importorskip("torch")
 
@@ -94,8 +102,14 @@ def _bilinear_columns(values: np.ndarray, out_w: int) -> np.ndarray:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the trap shows only on a machine without CUDA")
 def test_standin_reproduces_the_cuda_trap_of_upstreams_decoders():
     network = torch.hub.load(str(STANDIN), "metric3d_convnext_large", source="local")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # the depth bins on "cuda"
         network.inference({"input": torch.zeros(1, 3, 32, 64)})
+    decoder = network.depth_model.decoder
+    decoder.register_buffer("depth_expectation_anchor", torch.ones(1, 512), persistent=False)
+    with pytest.raises(RuntimeError):  # then the hourglass mesh grid on "cuda"
+        network.inference({"input": torch.zeros(1, 3, 32, 64)})
+    assert place_decoder_tensors(network, torch.device("cpu")) == {"depth_anchor_buffers": 1, "mesh_grids": 1}
+    assert network.inference({"input": torch.zeros(1, 3, 32, 64)})[0].shape == (1, 1, 32, 64)
 
 
 def test_standin_vit_returns_another_size_off_multiples_of_14():
@@ -239,6 +253,26 @@ def test_offline_without_weights_names_the_file_and_url(upstream_packages, tmp_p
     with pytest.raises(ModelError, match=r"offline and the weights .*metric_depth_vit_giant2_800k\.pth are missing; "
                                          r"download https://huggingface\.co/JUGGHM/Metric3D"):
         load_model("metric3d-v2", device="cpu", repo=str(STANDIN))
+
+
+def test_a_failed_download_is_one_error_naming_the_file(upstream_packages, tmp_path, monkeypatch):
+    import urllib.error
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("DPBENCH_OFFLINE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    calls = []
+
+    def no_network(url, dst, *args, **kwargs):
+        calls.append(url)
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(ModelError, match=r"cannot load upstream \(URLError: .*no route to host.*\); without internet "
+                                         r"pass -o repo=.* and put https://huggingface\.co/JUGGHM/Metric3D/resolve/main/"
+                                         r"convlarge_hourglass_0\.3_150_step750k_v1\.1\.pth at .*torch/hub/checkpoints"):
+        load_model("metric3d", device="cpu", repo=str(STANDIN))
+    assert calls == ["https://huggingface.co/JUGGHM/Metric3D/resolve/main/convlarge_hourglass_0.3_150_step750k_v1.1.pth"]
 
 
 def test_missing_keys_are_refused_unless_allowed(upstream_packages, tmp_path):

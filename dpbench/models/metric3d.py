@@ -252,13 +252,18 @@ class Metric3D(DepthModel):
         self.crop_mode = parse_crop(label, crop)
         self.missing_focal = missing_focal
         self.device = resolve_device(device)
-        self.crop = crop_for(self.crop_mode, self.variant, "mixed")
-        self.domain = "unknown"
+        self.crop = crop_for(self.crop_mode, self.variant, "mixed")  # until a dataset says its domain
         self.crops_by_dataset: dict[str, dict] = {}
         self.source = resolve_hub_source(label, repo)
         self.weights_path = self._weights_path(label, checkpoint)
-        with upstream_weight_loading(Path(checkpoint) if checkpoint else None) as loaded:
-            network = load_hub_entry(label, self.source, self.variant.entry, extra=EXTRA, pretrain=True)
+        try:
+            with upstream_weight_loading(Path(checkpoint) if checkpoint else None) as loaded:
+                network = load_hub_entry(label, self.source, self.variant.entry, extra=EXTRA, pretrain=True)
+        except OSError as exc:  # a failed download of the code or the weights (no retries)
+            detail = " ".join(str(exc).split())
+            raise ModelError(f"{label}: cannot load upstream ({type(exc).__name__}: {detail}); without internet "
+                             f"pass -o repo=<clone of {HUB_REPO}> and put {WEIGHTS_URL.format(self.variant.weights_file)}"
+                             f" at {self.weights_path}") from None
         self.missing_keys = self._check_loaded(label, network, loaded, allow_missing_keys)
         self.network = network.to(self.device).eval()
         self.workaround = place_decoder_tensors(self.network, self.device)
@@ -297,9 +302,9 @@ class Metric3D(DepthModel):
         """Choose the crop of ``dataset`` from its scene domain (datasets/<name>.toml)."""
         from dpbench.datasets.base import dataset_domain
 
-        self.domain = dataset_domain(dataset)
-        self.crop = crop_for(self.crop_mode, self.variant, self.domain)
-        self.crops_by_dataset[dataset] = {"domain": self.domain, "crop": list(self.crop)}
+        domain = dataset_domain(dataset)
+        self.crop = crop_for(self.crop_mode, self.variant, domain)
+        self.crops_by_dataset[dataset] = {"domain": domain, "crop": list(self.crop)}
 
     def _focal(self, focal_px: float | None) -> tuple[float, str]:
         if focal_px is not None:
