@@ -120,3 +120,11 @@ def test_an_aligned_relative_run_is_never_ranked_beside_metric_models(tmp_path):
     table2 = _table(report, "table2")
     assert {row.kind for row in table2.rows} == {RUN}
     assert "(aligned to GT)" not in render_report(report, "markdown").split("Table 2")[-1]
+
+
+def test_a_local_clone_of_upstream_code_keeps_the_identity():
+    run = {"model": {"name": "metric3d-v2:vit-giant2", "output_kind": "metric_depth"},
+           "model_options": {"repo": "/clones/Metric3D"}}
+    assert model_label(run) == "metric3d-v2:vit-giant2"
+    assert paper_identity(run) == ("metric3d_v2", "metric")
+    assert paper_identity({**run, "model_options": {"repo": "/x", "crop": "512x992"}}) is None

@@ -1,7 +1,8 @@
 """Who a run is, for a report: its label, whether its weights are real, which paper row it is.
 
 - **Label**: the model name plus the model options given to the run (``-o``), except those that
-  only change speed (:data:`RUNTIME_OPTIONS`): ``depthpro [config=tiny, pretrained=false]``.
+  only change speed (:data:`RUNTIME_OPTIONS`) or say where upstream code is read from
+  (:data:`SOURCE_OPTIONS`): ``depthpro [config=tiny, pretrained=false]``.
 - **Random-initialised weights** (``-o pretrained=false``, or a model record saying
   ``pretrained: false``) are marked :data:`UNTRAINED_MARK` and never bolded or ranked with real
   checkpoints.
@@ -23,14 +24,18 @@ from dpbench.resources import load_toml, resource_dir
 
 #: Model options that change speed or memory, not the numbers (left out of labels and identity).
 RUNTIME_OPTIONS = ("batch_size", "channels_last", "compile", "device", "precision", "download")
+#: Model options that say where the same upstream code is read from (a local clone instead of the
+#: hub download; the code's commit is in the manifest), not what is computed.
+SOURCE_OPTIONS = ("repo",)
 UNTRAINED_MARK = "⊘"
 _FALSE = {"false", "0", "no", "off"}
 
 
 def model_options(agg: Mapping) -> dict:
-    """The options a run's model was built with (``-o KEY=VALUE``), runtime-only ones left out."""
+    """The options a run's model was built with (``-o KEY=VALUE``), runtime-only and code-source
+    ones left out."""
     options = dict(agg.get("model_options") or {})
-    return {k: v for k, v in options.items() if k not in RUNTIME_OPTIONS}
+    return {k: v for k, v in options.items() if k not in RUNTIME_OPTIONS and k not in SOURCE_OPTIONS}
 
 
 def _option_text(value) -> str:
