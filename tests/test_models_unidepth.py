@@ -308,18 +308,43 @@ def test_sample_suite_runs_end_to_end(sample_run):
     assert {"metric_depth", "focal"} <= set(rows["task"])
 
 
-def test_focal_task_scores_unidepths_predicted_focal(sample_run):
+def image_width(data: Path, sample_id: str) -> int:
+    """Width of a focal sample's image as the loader sees it (EXIF orientation applied)."""
     from PIL import Image, ImageOps
 
+    (path,) = data.rglob(sample_id)
+    with Image.open(path) as img:
+        return ImageOps.exif_transpose(img).width
+
+
+def test_focal_task_scores_unidepths_predicted_focal(sample_run):
     store, _, data = sample_run
     rows = store.rows()
     focal = rows[rows["task"] == "focal"]
     assert len(focal) > 0
     for _, row in focal.iterrows():  # the stand-in predicts fx = 0.5 · W of the image it was given
-        (path,) = data.rglob(row["sample_id"])
-        with Image.open(path) as img:
-            width = ImageOps.exif_transpose(img).width  # the loader applies the EXIF orientation
-        assert row["focal_pred"] == pytest.approx(0.5 * width)
+        assert row["focal_pred"] == pytest.approx(0.5 * image_width(data, row["sample_id"]))
         assert row["focal_rel_err"] == pytest.approx(abs(row["focal_pred"] - row["focal_gt"]) / row["focal_gt"])
     depth = rows[rows["task"] == "metric_depth"]  # the sample suite gives no focal: UniDepth's own
     assert (depth["focal_source"] == "estimated").all()
+
+
+def test_focal_mode_gt_gives_unidepth_k_and_the_focal_task_still_scores_its_own(sample_run, tmp_path):
+    from click.testing import CliRunner
+
+    from dpbench.cli import cli
+    from dpbench.store import list_runs
+
+    _, weights, data = sample_run
+    result = CliRunner().invoke(cli, ["run", "--model", "unidepth", "-o", f"repo={STANDIN}",
+                                      "--checkpoint", str(weights), "--device", "cpu", "--suite", "sample",
+                                      "--focal-mode", "gt", "--limit", "1", "--data-root", str(data),
+                                      "--out", str(tmp_path / "runs"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    (store,) = list_runs(tmp_path / "runs")
+    rows = store.rows()
+    assert (rows["status"] == "ok").all()
+    depth = rows[rows["task"] == "metric_depth"]
+    assert len(depth) > 0 and (depth["focal_source"] == "gt").all() and (depth["focal_px_used"] > 0).all()
+    (focal,) = (row for _, row in rows[rows["task"] == "focal"].iterrows())
+    assert focal["focal_pred"] == pytest.approx(0.5 * image_width(data, focal["sample_id"]))
