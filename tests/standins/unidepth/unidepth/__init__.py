@@ -1,0 +1,1 @@
+"""Stand-in of the ``unidepth`` package (the parts dpbench's adapter touches)."""
