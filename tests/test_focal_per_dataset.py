@@ -74,3 +74,15 @@ def test_a_focal_override_naming_a_dataset_outside_the_run_is_refused(tmp_path):
     with pytest.raises(ProtocolError, match=r"--focal-mode names sunrgb, which suite 'sample' does not evaluate"):
         run(config)
     assert not (tmp_path / "runs").exists()  # refused before any work
+
+
+def test_a_row_records_the_models_own_focal_when_it_ignored_the_given_one():
+    from dpbench.runner.focal import focal_source_of
+    from dpbench.types import Prediction
+
+    used = Prediction(depth=np.ones((2, 2)), focal_px=300.0)
+    ignored = Prediction(depth=np.ones((2, 2)), focal_px=280.0,
+                         meta={"focal_source": "estimated", "focal_px_given_ignored": 300.0})
+    assert focal_source_of(used, "gt", True) == "gt"
+    assert focal_source_of(ignored, "gt", True) == "estimated"
+    assert focal_source_of(used, "gt", False) == "estimated"

@@ -189,7 +189,7 @@ def test_principal_point_from_the_sample_and_intrinsics_none(image, weights_v1):
     prediction = blind.predict(sample, focal_px=30.0)
     assert blind.network.calls[-1]["intrinsics"] is None
     assert prediction.focal_px == pytest.approx(0.5 * W) and prediction.meta["focal_source"] == "estimated"
-    assert prediction.meta["focal_given_ignored"] == 30.0
+    assert prediction.meta["focal_px_given_ignored"] == 30.0
     assert blind.describe()["intrinsics"] == "none"
 
 

@@ -272,7 +272,7 @@ class UniDepthModel(DepthModel):
             cx, cy, meta["principal_point"] = principal_point(sample_or_image, width, height)
             camera = intrinsics_matrix(float(focal_px), cx, cy)
         elif focal_px is not None:
-            meta["focal_given_ignored"] = float(focal_px)  # intrinsics="none": UniDepth's own camera
+            meta["focal_px_given_ignored"] = float(focal_px)  # intrinsics="none": UniDepth's own camera
         rgb = image_tensor(image)
         started = time.perf_counter()
         with torch.no_grad():

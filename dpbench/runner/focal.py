@@ -54,8 +54,9 @@ def exif_focal_px(sample: Sample) -> float | None:
 
 
 def focal_source_of(prediction: Prediction, given_source: str, given: bool) -> str:
-    """The focal source a row records: the runner's mode when it gave one, else the model's."""
-    if given:
+    """The focal source a row records: the runner's mode when it gave one and the model used it
+    (a model that ignores it says so in ``meta["focal_px_given_ignored"]``), else the model's."""
+    if given and "focal_px_given_ignored" not in prediction.meta:
         return given_source
     return str(prediction.meta.get("focal_source") or ("estimated" if prediction.focal_px else ""))
 
