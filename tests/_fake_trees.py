@@ -31,8 +31,9 @@ def make_booster_tree(root: Path, rng: np.random.Generator, scenes: dict[str, in
     for number, (scene, count) in enumerate(scenes.items()):
         folder = root / "train" / "balanced" / scene
         fx_rect, fx_raw, baseline = 5000.0 + 10 * number, 4990.0 - number, 78.5 + number
-        mtx = np.array([[fx_raw, 0, width / 2], [0, fx_raw, height / 2], [0, 0, 1]])
-        proj_l = np.array([[fx_rect, 0, width / 2, 0], [0, fx_rect, height / 2, 0], [0, 0, 1, 0]])
+        # off-centre principal points, different per matrix (the intrinsics tests tell them apart)
+        mtx = np.array([[fx_raw, 0, width / 2 + 0.3], [0, fx_raw + 1, height / 2 - 0.2], [0, 0, 1]])
+        proj_l = np.array([[fx_rect, 0, width / 2 - 0.7, 0], [0, fx_rect, height / 2 + 0.4, 0], [0, 0, 1, 0]])
         proj_r = proj_l.copy()
         proj_r[0, 3] = -fx_rect * baseline
         write_booster_calib(folder / "calib_00-02.xml", mtx, proj_l, proj_r,
@@ -49,7 +50,8 @@ def make_booster_tree(root: Path, rng: np.random.Generator, scenes: dict[str, in
             write_image(folder / "camera_00" / f"im{index}.png", image)
             write_image(folder / "camera_02" / f"im{index}.png", image)
             truth[f"{scene}/im{index}"] = dict(image=image, disparity=disparity, mask=mask, fx_rect=fx_rect,
-                                               fx_raw=fx_raw, baseline_mm=baseline, scene=scene)
+                                               fx_raw=fx_raw, baseline_mm=baseline, scene=scene,
+                                               mtxL=mtx, proj_matL=proj_l)
     return truth
 
 
@@ -75,7 +77,7 @@ def make_middlebury_tree(root: Path, rng: np.random.Generator, scenes=("Adironda
     def scene_files(folder: Path, number: int, gt_name: str, with_mask: bool) -> dict:
         f, doffs, baseline = 3000.0 + 100 * number, 120.5 + number, 170.25 + number
         calib = MiddleburyCalib(
-            cam0=np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]]),
+            cam0=np.array([[f, 0, width / 2 + 0.25], [0, f, height / 2 - 0.5], [0, 0, 1]]),
             cam1=np.array([[f, 0, width / 2 + doffs], [0, f, height / 2], [0, 0, 1]]),
             doffs=doffs, baseline=baseline, width=width, height=height, ndisp=300, isint=0, vmin=10, vmax=280,
         )
@@ -91,7 +93,8 @@ def make_middlebury_tree(root: Path, rng: np.random.Generator, scenes=("Adironda
         mask[0, 0] = 0
         if with_mask:
             _write_grey(folder / "mask0nocc.png", mask)
-        return dict(image=image, disparity=disparity, mask=mask, f=f, doffs=doffs, baseline=baseline, scene=folder.name)
+        return dict(image=image, disparity=disparity, mask=mask, f=f, doffs=doffs, baseline=baseline, scene=folder.name,
+                    cam0=calib.cam0)
 
     for res in resolutions:
         for number, scene in enumerate(scenes):
@@ -178,9 +181,10 @@ def make_eth3d_tree(root: Path, rng: np.random.Generator, scenes: dict[str, int]
         folder = root / scene
         fx, fy = 3411.42 / 1000 * width + number, 3410.02 / 1000 * width + number
         distorted = ColmapCamera(number + 1, "THIN_PRISM_FISHEYE", width, height,
-                                 (fx, fy, width / 2, height / 2, 0.01, -0.002, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+                                 (fx, fy, width / 2 + 0.3, height / 2 - 0.2, 0.01, -0.002, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
         undist_w, undist_h = width + 2, height + 2
-        pinhole = ColmapCamera(number + 1, "PINHOLE", undist_w, undist_h, (fx * 0.99, fy * 0.99, undist_w / 2, undist_h / 2))
+        pinhole = ColmapCamera(number + 1, "PINHOLE", undist_w, undist_h,
+                               (fx * 0.99, fy * 0.99, undist_w / 2 + 0.1, undist_h / 2 - 0.4))
         images, images_u = [], []
         for index in range(count):
             name = f"DSC_{100 * number + index:04d}.JPG"
@@ -202,6 +206,7 @@ def make_eth3d_tree(root: Path, rng: np.random.Generator, scenes: dict[str, int]
                                         f"dslr_images_undistorted/{name}"))
             truth[f"{scene}/{name[:-4]}"] = dict(image_path=folder / "images" / "dslr_images" / name, depth=depth,
                                                  fx=fx, fy=fy, orientation=orientation, pinhole=pinhole,
+                                                 distorted=distorted,
                                                  size=(height, width))
         write_cameras_txt(folder / "dslr_calibration_jpg" / "cameras.txt", [distorted])
         write_images_txt(folder / "dslr_calibration_jpg" / "images.txt", images)

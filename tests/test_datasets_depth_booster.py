@@ -85,3 +85,18 @@ def test_errors(tmp_path, rng):
     (scene_a / "camera_00" / "im0.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     with pytest.raises(DatasetError, match="im0.png"):
         ds[0]
+
+
+def test_calibrated_intrinsics_come_from_the_fx_source_matrix(tmp_path, rng):
+    from dpbench.tasks.pointcloud import gt_intrinsics
+
+    truth = make_booster_tree(tmp_path, rng, scenes={"Mirror": 1})
+    t = truth["Mirror/im0"]
+    rect, raw = t["proj_matL"], t["mtxL"]
+    sample = open_dataset("booster", tmp_path)[0]
+    assert sample.meta["intrinsics"] == [rect[0, 0], rect[1, 1], rect[0, 2], rect[1, 2]]
+    assert sample.meta["intrinsics"][2:] == [8 / 2 - 0.7, 6 / 2 + 0.4]  # off-centre, as written
+    assert gt_intrinsics(sample) == (t["fx_rect"], rect[1, 1], rect[0, 2], rect[1, 2], "meta")
+    sample = open_dataset("booster", tmp_path, fx_source="mtxL")[0]
+    assert sample.meta["intrinsics"] == [raw[0, 0], raw[1, 1], raw[0, 2], raw[1, 2]]
+    assert gt_intrinsics(sample)[:4] == (t["fx_raw"], t["fx_raw"] + 1, 8 / 2 + 0.3, 6 / 2 - 0.2)

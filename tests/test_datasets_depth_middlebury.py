@@ -79,3 +79,15 @@ def test_errors(tmp_path, rng):
         open_dataset("middlebury", tmp_path, split="all")[0]
     with pytest.raises(DatasetError, match="resolution"):
         open_dataset("middlebury", tmp_path, resolution="X")
+
+
+def test_calibrated_intrinsics_are_cam0_of_the_resolution_read(tmp_path, rng):
+    from dpbench.tasks.pointcloud import gt_intrinsics
+
+    truth = make_middlebury_tree(tmp_path, rng, scenes=["Adirondack"], resolutions=("F", "Q"), size=(6, 8))
+    for resolution in ("F", "Q"):
+        sample = open_dataset("middlebury", tmp_path, split="all", resolution=resolution)[0]
+        cam0 = truth[f"{resolution}:Adirondack"]["cam0"]
+        assert sample.meta["intrinsics"] == [cam0[0, 0], cam0[1, 1], cam0[0, 2], cam0[1, 2]]
+        assert sample.meta["intrinsics"][2:] == [8 / 2 + 0.25, 6 / 2 - 0.5]
+        assert gt_intrinsics(sample) == (sample.focal_px, cam0[1, 1], 4.25, 2.5, "meta")

@@ -2,7 +2,8 @@
 
 Each ``camera_00/im<N>.png`` (one per illumination) is a sample; all of a scene's samples share
 ``disp_00.npy`` (left disparity, px, 0 = no GT), ``mask_00.png`` (non-zero = valid) and
-``calib_00-02.xml``. Depth (m) = fx · baselineLR_mm / disparity / 1000.
+``calib_00-02.xml``. Depth (m) = fx · baselineLR_mm / disparity / 1000. ``meta["intrinsics"]``
+= [fx, fy, cx, cy] of the same calibration matrix (``fx_source``), used by the point clouds.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class Booster(DepthDataset):
                 f"(WxH) but {image_path} is {image.shape[1]}x{image.shape[0]}"
             )
         calib = read_booster_calib(scene / _CALIB)
-        focal = calib.focal_px(self.options["fx_source"])  # a DatasetError naming the file
+        intrinsics = calib.intrinsics(self.options["fx_source"])  # a DatasetError naming the file
+        focal = intrinsics[0]
         depth = disparity_to_depth(disparity, focal, calib.baseline_mm)
         valid = None
         if self.options["mask"] != "none":
@@ -99,5 +101,6 @@ class Booster(DepthDataset):
             "calib_path": scene / _CALIB,
             "baseline_mm": calib.baseline_mm,
             "baseline_source": calib.baseline_source,
+            "intrinsics": intrinsics,  # [fx, fy, cx, cy] of the GT (= image) resolution
         }
         return self._make_sample(self._item_id(item), image, depth, valid, focal, meta, scene / _DISPARITY)

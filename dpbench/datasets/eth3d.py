@@ -4,6 +4,9 @@
 (+inf = no GT) aligned with the *distorted* ``images/dslr_images/DSC_XXXX.JPG``. The depth is
 memory-mapped with the shape of the stored image and receives the same EXIF orientation
 transform as the image, so both orientations of the 4032×6048 array are handled.
+``meta["intrinsics"]`` = [fx, fy, cx, cy] of the COLMAP camera the focal comes from, moved from
+COLMAP's corner-origin pixel frame to 0-based pixel centres (cx − 0.5) and through the EXIF
+orientation (none with ``focal_source = "exif"``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dpbench.datasets._depth import DepthDataset
 from dpbench.errors import DatasetError
 from dpbench.io.colmap import ColmapCamera, read_cameras_txt, read_images_txt
 from dpbench.io.eth3d import read_depth
-from dpbench.io.image import apply_orientation, orientation_swaps_axes, read_image_oriented
+from dpbench.io.image import apply_orientation, orient_intrinsics, read_image_oriented
 from dpbench.types import Sample
 
 _DEPTH_DIR = "ground_truth_depth/dslr_images"
@@ -86,33 +89,39 @@ class ETH3D(DepthDataset):
                                f"no entry for image {image_name}")
         return camera
 
-    def _focal(self, scene: str, image_path: Path, orientation: int, stored_hw: tuple[int, int]) -> float:
+    def _intrinsics(self, scene: str, image_path: Path, orientation: int,
+                    stored_hw: tuple[int, int]) -> tuple[float, list[float] | None]:
+        """(focal px, [fx, fy, cx, cy] or None) of the shown (EXIF-oriented) image, 0-based pixel
+        centres; EXIF focal lengths come without a principal point (None)."""
         source = self.options["focal_source"]
         height, width = stored_hw
-        swap = orientation_swaps_axes(orientation)
         if source == "exif":
             from dpbench.io.exif import focal_px_from_exif, read_exif_focal
 
             result = focal_px_from_exif(read_exif_focal(image_path), self.spec.get("sensor_width_mm"))
             if result.focal_px is None:
                 raise DatasetError(f"{self.name}: {image_path}: no EXIF focal length ({result.reason})")
-            return result.focal_px
+            return result.focal_px, None
         camera = self._camera_of(scene, source, image_path.name)
+        cx, cy = camera.principal_point
         if source == "calibration":
             if (camera.width, camera.height) != (width, height):
                 raise DatasetError(
                     f"{self.name}: {self.root / scene / _CALIB[source] / 'cameras.txt'}: camera "
                     f"{camera.camera_id} is {camera.width}x{camera.height} but {image_path} is {width}x{height}"
                 )
-            return camera.fy if swap else camera.fx
-        # undistorted pinhole camera, rescaled to the distorted image's size
-        return (camera.fy * height / camera.height) if swap else (camera.fx * width / camera.width)
+            stored = [camera.fx, camera.fy, cx - 0.5, cy - 0.5]
+        else:  # undistorted pinhole camera, rescaled to the distorted image's size
+            sx, sy = width / camera.width, height / camera.height
+            stored = [camera.fx * sx, camera.fy * sy, cx * sx - 0.5, cy * sy - 0.5]
+        intrinsics = orient_intrinsics(*stored, orientation, stored_hw)
+        return intrinsics[0], intrinsics
 
     def _load(self, item: tuple[str, Path, Path]) -> Sample:
         scene, image_path, depth_path = item
         image, orientation, stored_hw = read_image_oriented(image_path)
         depth = apply_orientation(read_depth(depth_path, stored_hw), orientation)
-        focal = self._focal(scene, image_path, orientation, stored_hw)
+        focal, intrinsics = self._intrinsics(scene, image_path, orientation, stored_hw)
         meta = {
             "scene": scene,
             "camera": "dslr",
@@ -121,4 +130,6 @@ class ETH3D(DepthDataset):
             "exif_orientation": orientation,
             "focal_source": self.options["focal_source"],
         }
+        if intrinsics is not None:
+            meta["intrinsics"] = intrinsics  # the GT has the image's size: no rescaling
         return self._make_sample(self._item_id(item), image, depth, None, focal, meta, depth_path)

@@ -3,7 +3,8 @@
 Each scene folder holds ``im0.png`` (left image), the left GT disparity (``disp0GT.pfm`` in
 MiddEval3, ``disp0.pfm`` in 2014; PFM, +inf = unknown), ``calib.txt`` of that resolution and,
 in MiddEval3, ``mask0nocc.png`` (255 = non-occluded, 128 = occluded, 0 = invalid).
-Depth (m) = baseline_mm · f / (d + doffs) / 1000 with f = cam0[0, 0].
+Depth (m) = baseline_mm · f / (d + doffs) / 1000 with f = cam0[0, 0]. ``meta["intrinsics"]`` =
+cam0's [fx, fy, cx, cy] (the calib.txt of the GT's resolution), used by the point clouds.
 """
 
 from __future__ import annotations
@@ -122,5 +123,6 @@ class Middlebury(DepthDataset):
             "calib_path": scene / "calib.txt",
             "baseline_mm": calib.baseline,
             "doffs": calib.doffs,
+            "intrinsics": calib.intrinsics,  # cam0 [fx, fy, cx, cy]; calib.txt matches the GT size
         }
         return self._make_sample(sample_id, image, depth, valid, calib.focal_px, meta, gt_path)

@@ -45,6 +45,16 @@ class BoosterCalib:
             raise DatasetError(f"{self.path}: {source}[0,0] (focal length, px) must be positive, found {focal}")
         return focal
 
+    def intrinsics(self, source: str = "proj_matL") -> list[float]:
+        """``[fx, fy, cx, cy]`` (px, OpenCV's 0-based pixel centres) of the matrix ``focal_px``
+        reads, so that the principal point belongs to the same (rectified or raw) camera."""
+        fx = self.focal_px(source)
+        matrix = self.proj_matL if source == "proj_matL" else self.mtxL
+        fy, cx, cy = float(matrix[1, 1]), float(matrix[0, 2]), float(matrix[1, 2])
+        if not fy > 0:
+            raise DatasetError(f"{self.path}: {source}[1,1] (focal length, px) must be positive, found {fy}")
+        return [fx, fy, cx, cy]
+
 
 def _matrix(path: Path, nodes: dict, name: str, shape: tuple[int, int]) -> np.ndarray | None:
     value = nodes.get(name)

@@ -49,6 +49,12 @@ class ColmapCamera:
         """Vertical focal length in pixels."""
         return float(self.params[0] if self.model in _SINGLE_FOCAL else self.params[1])
 
+    @property
+    def principal_point(self) -> tuple[float, float]:
+        """(cx, cy) in COLMAP's pixel frame: the image corner is 0, pixel centres are at +0.5."""
+        first = 1 if self.model in _SINGLE_FOCAL else 2
+        return float(self.params[first]), float(self.params[first + 1])
+
 
 @dataclass
 class ColmapImage:

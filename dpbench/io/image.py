@@ -101,6 +101,22 @@ def orientation_swaps_axes(orientation: int) -> bool:
     return int(orientation) in (5, 6, 7, 8)
 
 
+def orient_intrinsics(fx: float, fy: float, cx: float, cy: float, orientation: int,
+                      stored_hw: tuple[int, int]) -> list[float]:
+    """``[fx, fy, cx, cy]`` of a camera after the EXIF ``orientation`` transform that
+    :func:`apply_orientation` applies to its H×W (``stored_hw``) pixels; 0-based pixel centres."""
+    h, w = stored_hw
+    x_max, y_max = w - 1.0, h - 1.0
+    moved = {
+        2: (x_max - cx, cy), 3: (x_max - cx, y_max - cy), 4: (cx, y_max - cy),
+        5: (cy, cx), 6: (y_max - cy, cx), 7: (y_max - cy, x_max - cx), 8: (cy, x_max - cx),
+    }
+    new_cx, new_cy = moved.get(int(orientation), (cx, cy))
+    if orientation_swaps_axes(orientation):
+        fx, fy = fy, fx
+    return [float(fx), float(fy), float(new_cx), float(new_cy)]
+
+
 def open_oriented(path: str | os.PathLike) -> Image.Image:
     """Open an image with Pillow and apply its EXIF orientation (all eight values)."""
     image = _open_loaded(path)

@@ -46,6 +46,11 @@ class MiddleburyCalib:
         """Focal length of the left camera in pixels (cam0[0, 0])."""
         return float(self.cam0[0, 0])
 
+    @property
+    def intrinsics(self) -> list[float]:
+        """``[fx, fy, cx, cy]`` of the left camera (cam0), in pixels of this calib's resolution."""
+        return [float(self.cam0[0, 0]), float(self.cam0[1, 1]), float(self.cam0[0, 2]), float(self.cam0[1, 2])]
+
 
 def _parse_matrix(path: Path, key: str, text: str) -> np.ndarray:
     body = text.strip()

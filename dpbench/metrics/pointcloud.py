@@ -40,8 +40,10 @@ focal lengths, a non-positive threshold, an unknown ``align`` or ``min_depth >= 
 ``ValueError`` naming the argument (a principal point may be 0 or outside the image).
 
 Speed: exact nearest neighbours with ``scipy.spatial.cKDTree`` (``workers=-1``). Queries that lie
-far off a dense GT surface are the expensive case (many tree leaves lie within the search ball),
-so a full-resolution Booster frame takes minutes, not seconds (``benchmarks/bench_pointcloud.py``).
+far off a dense surface are the expensive case (about 2πD/s tree leaves reach into the search ball
+of a query at distance D from a surface sampled every s metres), so a Sintel frame takes seconds
+and a full-resolution Booster frame minutes (``benchmarks/bench_pointcloud.py``; measurements and
+the settings tried in ``docs/metrics.md``, "Point clouds").
 """
 
 from __future__ import annotations

@@ -113,7 +113,8 @@ def _scored_at_worst(aggregates: list[dict], stores: dict[str, RunStore], rows: 
 
 def report_json(report: Report) -> dict:
     """The ``dpbench-report/1`` document: the aggregates, each with its average δ1 rank and the
-    pool it was ranked in (models with models, references with references)."""
+    pool it was ranked in (models with models, references with references), and with ``--paper``
+    the paper's numbers shown beside them (``paper``: suite, model, dataset, metric, value)."""
     ranks = {run_id: rank for section in report.sections for run_id, rank in section.ranks.items()}
     runs = [{**agg, "avg_rank_delta1": ranks.get(agg["run_id"]),
              "rank_pool": "references" if agg["reference"] else "models"} for agg in report.aggregates]
@@ -121,4 +122,8 @@ def report_json(report: Report) -> dict:
                 "failures": report.failures, "runs": runs}
     if report.runtime is not None:
         document["runtime"] = runtime_json(report.runtime)
+    from dpbench.report.render import paper_records  # render imports this module
+
+    if paper := paper_records(report):  # with --paper: the paper's numbers shown, stored units
+        document["paper"] = paper
     return document

@@ -39,6 +39,26 @@ _PER_DATASET_COLUMNS = {
     "delta2_pct": ("delta2", 100.0),
     "delta3_pct": ("delta3", 100.0),
     "si_log": ("silog", 1.0),
+    # Point clouds: F and IoU are printed as fractions like dpbench's; CD as printed, read as m²
+    # (dpbench's default pointcloud_cd_squared; docs/metrics.md "Point clouds" gives the evidence).
+    "pc_cd": ("pc_cd", 1.0),
+    "pc_f": ("pc_f", 1.0),
+    "pc_iou": ("pc_iou", 1.0),
+}
+#: Tables of one dataset whose file is not ``table4_*``: file -> (paper dataset key, column ->
+#: (dpbench metric, divisor)). The iBims table prints DDE in %, DBE in px, PE in m and degrees
+#: (dpbench's units; dpbench.metrics.ibims). Its rows score each method's default output, relative
+#: models (DPT, Marigold) unaligned, so its numbers are of "any" output class.
+_SINGLE_DATASET_TABLES = {
+    "ibims_table.csv": ("ibims", {
+        "dde_eps0_pct": ("dde_0", 100.0),
+        "dde_eps_minus_pct": ("dde_minus", 100.0),
+        "dde_eps_plus_pct": ("dde_plus", 100.0),
+        "dbe_acc_px": ("dbe_acc", 1.0),
+        "dbe_comp_px": ("dbe_comp", 1.0),
+        "pe_plan_m": ("pe_plane", 1.0),
+        "pe_orie_deg": ("pe_orientation", 1.0),
+    }),
 }
 
 
@@ -133,11 +153,20 @@ def _load(folder: Path) -> dict[str, PaperMethod]:
                 entry.kinds[metric] = "metric"
                 value = parse_number(row.get(column, ""), path, column)
                 put(entry, key, metric, None if value is None else value / divisor)
+
+    for file_name, (key, columns) in _SINGLE_DATASET_TABLES.items():
+        path = folder / file_name
+        for row in read_paper_csv(path):
+            entry = method_of(row)
+            for column, (metric, divisor) in columns.items():
+                value = parse_number(row.get(column, ""), path, column)
+                put(entry, key, metric, None if value is None else value / divisor)
     return methods
 
 
 def paper_results() -> dict[str, PaperMethod]:
-    """Every method of the paper's Tables 1–4, keyed by ``method_id``, in the paper's row order."""
+    """Every method of the paper's Tables 1–4 and its iBims table, keyed by ``method_id``, in the
+    paper's row order."""
     return _load(paper_dir())
 
 

@@ -189,6 +189,13 @@ def csv_records(report: Report) -> list[dict[str, str]]:
     return records
 
 
+def paper_records(report: Report) -> list[dict]:
+    """The paper's numbers the report's tables show (:func:`csv_records` with source paper), as
+    ``{suite, model, dataset, metric, value}`` with float values, for the JSON report."""
+    return [{"suite": r["suite"], "model": r["model"], "dataset": r["dataset"], "metric": r["metric"],
+             "value": float(r["value"])} for r in csv_records(report) if r["source"] == PAPER]
+
+
 def render_csv(report: Report) -> str:
     """The report as a tidy CSV (see :func:`csv_records`)."""
     buffer = io.StringIO()

@@ -60,6 +60,7 @@ class IBimsTask(Task):
 
     name = "ibims"
     needs = ("depth",)
+    text_columns = ("dbe_variant",)
     metrics = {"dde_0": "higher", "dde_minus": "lower", "dde_plus": "lower", "dbe_acc": "lower",
                "dbe_comp": "lower", "pe_plane": "lower", "pe_orientation": "lower"}
     labels = {"dde_0": "DDE ε0", "dde_minus": "DDE ε⁻", "dde_plus": "DDE ε⁺", "dbe_acc": "DBE acc (px)",
