@@ -320,9 +320,14 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="Metric of the metric_depth task printed by --by-range (repeatable).")
 @click.option("--sort", "sort_order", type=click.Choice(SORT_ORDERS), default="rank", show_default=True,
               help="Row order: rank (Avg. Rank, else the first column's own direction) or name.")
+@click.option("--ci", "ci_level", type=float, default=None, metavar="LEVEL",
+              help="Add a LEVEL% bootstrap interval (over images) to every number, e.g. --ci 95.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="With --ci: number of bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --ci: seed of the resamples.")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
                    qualitative, data_root, ties, failures, scatter_metric, scatter_size, by_range,
-                   by_range_metrics, sort_order) -> None:
+                   by_range_metrics, sort_order, ci_level, resamples, seed) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
@@ -339,8 +344,11 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
 
         by_range_report(stores, fmt, by_range_metrics, aggregation, out)
         return
+    from dpbench.stats.bootstrap import BootstrapOptions
+
+    ci = None if ci_level is None else BootstrapOptions.from_percent(ci_level, resamples, seed)
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures,
-                          sort=sort_order)
+                          sort=sort_order, ci=ci)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
         plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,

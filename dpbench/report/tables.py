@@ -59,6 +59,8 @@ class Cell:
     bold: bool = False
     flagged: bool = False
     excluded: bool = False
+    ci_low: float | None = None  # the bootstrap interval with --ci (dpbench.report.ci)
+    ci_high: float | None = None
 
 
 @dataclass
@@ -284,6 +286,8 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
 
 #: The groups rows are sorted within, in the order they are printed (as bolded and ranked).
 _SORT_GROUPS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,))
+#: The pools ranked among themselves (the same groups).
+RANK_POOLS = _SORT_GROUPS
 
 
 def sort_table(table: Table, sort: str = "rank") -> None:
