@@ -4,7 +4,9 @@ One resample-count matrix per dataset (``counts[b, i]``: how often image ``i`` i
 ``b``) is shared by every run and task of that dataset, so the distributions of two runs are
 paired (the same images in every resample) and a rank can be computed per resample. A task with
 additive statistics (:meth:`dpbench.tasks.Task.additive_stats`) gets every resample from one
-matrix product; any other task is re-aggregated on each resample's rows (slower, same result).
+matrix product, a task with its own vectorised :meth:`~dpbench.tasks.Task.bootstrap_metrics` (the
+focal median) from that; any other task is re-aggregated on each resample's rows (slower, same
+result).
 Images are identified by ``sample_id``; the images of a dataset are the union over the runs.
 """
 
@@ -106,9 +108,8 @@ def task_distributions(task_name: str, rows: pd.DataFrame, aggregation: str, pos
     """The task's metrics in every resample: ``counts[:, positions[r]]`` is the weight of row r."""
     task = get_task(task_name)
     weights = counts[:, positions] if len(rows) else np.zeros((counts.shape[0], 0))
-    stats = task.additive_stats(rows, aggregation)
-    if stats is not None:
-        metrics = stats.metrics_of(weights)
+    metrics = task.bootstrap_metrics(rows, aggregation, weights)
+    if metrics is not None:
         return {name: np.asarray(metrics[name], dtype=np.float64) for name in task.metrics if name in metrics}
     return _recomputed(task_name, rows, aggregation, weights)
 

@@ -1,10 +1,12 @@
-"""Per-image additive statistics of a task: the path by which bootstrap intervals are vectorised.
+"""What a task exposes so that bootstrap intervals are vectorised: per-image additive statistics.
 
 A task whose dataset score is a function of SUMS over its images (a mean is Σ value / Σ count,
 the pooled depth metrics are functions of the summed ``stat_*`` columns) exposes, for a set of
 rows, one row of statistics per image and the function from summed statistics to metrics. A
 bootstrap resample is then a weighted sum (resample counts × statistics: one matrix product for
 every resample at once), and the full sample (every count 1) gives exactly ``Task.aggregate``.
+A task whose score is not a function of sums (a median) computes its resampled metrics itself
+(:meth:`dpbench.tasks.Task.bootstrap_metrics`, with helpers such as :func:`weighted_median`).
 See ``docs/statistics.md``.
 """
 
@@ -94,3 +96,21 @@ def combined(parts: Sequence[AdditiveStats]) -> AdditiveStats:
         return out
 
     return AdditiveStats(np.concatenate([part.values for part in parts], axis=1), finish)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``np.median`` of ``values`` repeated ``weights[b]`` times, for every row ``b`` of integer
+    ``weights`` (``(resamples, n)``) at once; NaN for an empty resample."""
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, kind="stable")
+    ordered = np.append(values[order], np.nan)
+    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64)[:, order], axis=1)
+    total = cumulative[:, -1] if values.size else np.zeros(len(weights))
+    below, above = np.floor((total - 1) / 2), np.ceil((total - 1) / 2)
+
+    def at(position: np.ndarray) -> np.ndarray:  # the value at 0-based position in the sorted multiset
+        index = np.sum(cumulative <= position[:, None], axis=1)
+        return ordered[np.where(total > 0, index, values.size)]
+
+    with np.errstate(invalid="ignore"):
+        return (at(below) + at(above)) / 2.0

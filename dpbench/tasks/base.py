@@ -135,6 +135,14 @@ class Task:
             return mean_stats(rows, tuple(self.metrics))
         return None
 
+    def bootstrap_metrics(self, rows: pd.DataFrame, aggregation: str, weights: np.ndarray
+                          ) -> dict[str, np.ndarray] | None:
+        """:meth:`aggregate` of every bootstrap resample at once: ``weights[b, r]`` is how often
+        row r is drawn in resample b; ``{metric: one value per resample}`` (NaN: undefined).
+        Default: from :meth:`additive_stats`; None: recompute :meth:`aggregate` per resample."""
+        stats = self.additive_stats(rows, aggregation)
+        return None if stats is None else stats.metrics_of(weights)
+
     def tables(self) -> list[TableSpec]:
         """The report tables of this task (default: one column per dataset and metric)."""
         return [TableSpec(self.name, self.title or f"{self.name}: per dataset", tuple(self.metrics))]
