@@ -414,6 +414,9 @@ def _add_speed_command() -> None:
     from dpbench.speed.command import speed
 
     cli.add_command(speed)
+    from dpbench.stats.command import compare
+
+    cli.add_command(compare)
 
 
 _add_speed_command()
