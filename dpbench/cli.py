@@ -386,8 +386,17 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
               show_default=True, help="Where a RUN given as a run id is looked up.")
 @click.option("--tolerance", default="10%", show_default=True, metavar="FRACTION|N%",
               help="Speed runs only: how much slower than the baseline the candidate may be.")
+@click.option("--significant", is_flag=True,
+              help="A drop beyond tolerance fails only if its bootstrap interval excludes zero "
+                   "(paired when the baseline run is in --runs-dir).")
+@click.option("--ci", "ci_level", type=float, default=95.0, show_default=True, metavar="LEVEL",
+              help="With --significant: confidence level in percent.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="With --significant: number of bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --significant: seed of the resamples.")
 @click.pass_context
-def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir, tolerance) -> None:
+def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir, tolerance, significant, ci_level,
+                  resamples, seed) -> None:
     """Compare RUN with a baseline; exit 0 pass, 1 regression (slower, for a speed run), 2 not comparable."""
     from dpbench.check import (
         CheckError,
@@ -405,7 +414,11 @@ def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir, toleranc
         ctx.exit(code)
     if baseline is None:
         raise CheckError("--against is required for an accuracy run (a `dpbench report --format json` file)")
-    result = check_run(store, baseline, max_drop=max_drop, baseline_run=baseline_run)
+    from dpbench.stats.bootstrap import BootstrapOptions
+
+    options = BootstrapOptions.from_percent(ci_level, resamples, seed) if significant else None
+    result = check_run(store, baseline, max_drop=max_drop, baseline_run=baseline_run, significant=options,
+                       runs_dir=runs_dir)
     click.echo(format_check(result))
     ctx.exit(result.exit_code)
 
