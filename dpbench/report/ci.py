@@ -171,3 +171,20 @@ def _annotate_ranks(table: Table, distributions: dict[str, Distributions], level
                 agg.setdefault("ci", {})["avg_rank_delta1"] = {
                     "ci_low": low, "ci_high": high, "p_first": float(first[r])}
     return kept
+
+
+#: Columns the CSV report gains with ``--ci`` (empty for rows without an interval).
+CSV_COLUMNS = ("ci_low", "ci_high", "ci_level", "bootstrap", "seed")
+
+
+def csv_fields(agg: dict, dataset: str, metric: str) -> dict[str, object]:
+    """The CSV interval columns of one (run, dataset, metric) record (empty without ``--ci``)."""
+    ci = agg.get("ci")
+    if not ci:
+        return {}
+    bounds = ci.get("avg_rank_delta1", {}) if metric == "avg_rank_delta1" else \
+        (ci.get("results", {}).get(dataset) or {}).get(metric, {})
+    if not bounds:
+        return {}
+    return {"ci_low": bounds.get("ci_low"), "ci_high": bounds.get("ci_high"), "ci_level": ci["ci_level"],
+            "bootstrap": ci["bootstrap"], "seed": ci["seed"]}
