@@ -91,6 +91,14 @@ def interval_errors(agg: dict, datasets: list[str], metric: str, scale: float) -
     return np.maximum(errors, 0.0)
 
 
+def _horizontal() -> dict:
+    """The keyword of a horizontal box plot (``orientation`` from Matplotlib 3.10, ``vert`` before)."""
+    import matplotlib
+
+    major, minor = (int(part) for part in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
 def rank_distribution_plot(suite: str, samples: dict[str, np.ndarray], level: float) -> Plot | None:
     """Box plot of each row's average rank over the joint bootstrap resamples (``--ci``); the
     whiskers span the ``level`` percentile interval, the box the quartiles."""
@@ -101,7 +109,7 @@ def rank_distribution_plot(suite: str, samples: dict[str, np.ndarray], level: fl
     axes = figure.add_subplot()
     data = [np.asarray(samples[label])[np.isfinite(samples[label])] for label in labels]
     tail = 100.0 * (1.0 - level) / 2.0
-    axes.boxplot(data, vert=False, whis=(tail, 100.0 - tail), showfliers=False)
+    axes.boxplot(data, whis=(tail, 100.0 - tail), showfliers=False, **_horizontal())
     axes.set_yticks(np.arange(1, len(labels) + 1), labels, fontsize=7)
     axes.invert_yaxis()
     axes.set_xlabel("average rank over bootstrap resamples (1 = best)")
