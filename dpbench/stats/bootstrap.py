@@ -78,8 +78,9 @@ def resample_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndar
     ``n`` draws with replacement (one index matrix, counted with one ``bincount``)."""
     if n == 0:
         return np.zeros((resamples, 0))
-    draws = rng.integers(0, n, size=(resamples, n))
-    draws += (np.arange(resamples) * n)[:, None]
+    dtype = np.int32 if resamples * n < 2**31 else np.int64
+    draws = rng.integers(0, n, size=(resamples, n), dtype=dtype)
+    draws += (np.arange(resamples, dtype=dtype) * n)[:, None]
     return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float64)
 
 
@@ -94,24 +95,45 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[float | None
     return float(lo), float(hi)
 
 
-def sample_universe(frames: list[pd.DataFrame]) -> list[str]:
+def sample_universe(frames: list[pd.DataFrame]) -> pd.Index:
     """The images a dataset's resamples draw from: every sample id of the frames, sorted."""
-    ids: set[str] = set()
-    for frame in frames:
-        if len(frame) and "sample_id" in frame:
-            ids.update(frame["sample_id"].astype(str))
-    return sorted(ids)
+    ids = [frame["sample_id"].astype(str) for frame in frames if len(frame) and "sample_id" in frame]
+    return pd.Index(sorted(pd.unique(pd.concat(ids, ignore_index=True)))) if ids else pd.Index([])
 
 
 def task_distributions(task_name: str, rows: pd.DataFrame, aggregation: str, positions: np.ndarray,
                        counts: np.ndarray) -> dict[str, np.ndarray]:
-    """The task's metrics in every resample: ``counts[:, positions[r]]`` is the weight of row r."""
+    """The task's metrics in every resample: ``counts[:, positions[r]]`` is the weight of row r.
+
+    Additive statistics are summed per image first and multiplied with ``counts`` (no copy of the
+    count matrix); otherwise the task's :meth:`~dpbench.tasks.Task.bootstrap_metrics` gets the
+    rows' weights, and without that :meth:`~dpbench.tasks.Task.aggregate` runs per resample."""
+    return _finished(task_name, rows, aggregation, positions, counts, _additive(task_name, rows, aggregation,
+                                                                                 positions, counts.shape[1]))
+
+
+def _additive(task_name: str, rows: pd.DataFrame, aggregation: str, positions: np.ndarray, images: int):
+    """(statistics, their per-image sums ``(images, k)``), or None for a task without them."""
+    stats = get_task(task_name).additive_stats(rows, aggregation)
+    if stats is None:
+        return None
+    per_image = np.zeros((images, stats.values.shape[1]))
+    np.add.at(per_image, positions, stats.values)
+    return stats, per_image
+
+
+def _finished(task_name: str, rows: pd.DataFrame, aggregation: str, positions: np.ndarray, counts: np.ndarray,
+              additive, sums: np.ndarray | None = None) -> dict[str, np.ndarray]:
     task = get_task(task_name)
-    weights = counts[:, positions] if len(rows) else np.zeros((counts.shape[0], 0))
-    metrics = task.bootstrap_metrics(rows, aggregation, weights)
-    if metrics is not None:
-        return {name: np.asarray(metrics[name], dtype=np.float64) for name in task.metrics if name in metrics}
-    return _recomputed(task_name, rows, aggregation, weights)
+    if additive is not None:
+        stats, per_image = additive
+        metrics = stats.finish(counts @ per_image if sums is None else sums)
+    else:
+        weights = counts[:, positions] if len(rows) else np.zeros((counts.shape[0], 0))
+        metrics = task.bootstrap_metrics(rows, aggregation, weights)
+        if metrics is None:
+            return _recomputed(task_name, rows, aggregation, weights)
+    return {name: np.asarray(metrics[name], dtype=np.float64) for name in task.metrics if name in metrics}
 
 
 def _recomputed(task_name: str, rows: pd.DataFrame, aggregation: str, weights: np.ndarray
@@ -133,19 +155,27 @@ def _recomputed(task_name: str, rows: pd.DataFrame, aggregation: str, weights: n
 def bootstrap_dataset(dataset: str, runs: Mapping[str, Mapping[str, pd.DataFrame]],
                       aggregations: Mapping[str, str], options: BootstrapOptions) -> dict[str, dict[str, np.ndarray]]:
     """``{key: {metric: distribution}}`` of one dataset for several runs (``runs[key][task]`` =
-    the rows the task aggregates), all resampled with the same counts, i.e. paired."""
-    frames = [frame for tasks in runs.values() for frame in tasks.values()]
-    universe = sample_universe(frames)
-    where = {sample_id: i for i, sample_id in enumerate(universe)}
+    the rows the task aggregates), all resampled with the same counts, i.e. paired. The additive
+    statistics of every run and task are multiplied with the counts in one matrix product."""
+    universe = sample_universe([frame for tasks in runs.values() for frame in tasks.values()])
     counts = resample_counts(len(universe), options.resamples, dataset_rng(options.seed, dataset))
-    out: dict[str, dict[str, np.ndarray]] = {}
+    parts = []  # (key, task, rows, positions, additive)
     for key, tasks in runs.items():
-        metrics: dict[str, np.ndarray] = {}
         for task_name, rows in tasks.items():
-            positions = (rows["sample_id"].astype(str).map(where).to_numpy(dtype=np.int64)
-                         if len(rows) else np.zeros(0, dtype=np.int64))
-            metrics.update(task_distributions(task_name, rows, aggregations[key], positions, counts))
-        out[key] = metrics
+            positions = (universe.get_indexer(rows["sample_id"].astype(str)) if len(rows)
+                         else np.zeros(0, dtype=np.int64))
+            parts.append((key, task_name, rows, positions,
+                          _additive(task_name, rows, aggregations[key], positions, len(universe))))
+    blocks = [part[4][1] for part in parts if part[4] is not None]
+    product = counts @ np.concatenate(blocks, axis=1) if blocks else None
+    out: dict[str, dict[str, np.ndarray]] = {key: {} for key in runs}
+    column = 0
+    for key, task_name, rows, positions, additive in parts:
+        sums = None
+        if additive is not None:
+            width = additive[1].shape[1]
+            sums, column = product[:, column:column + width], column + width
+        out[key].update(_finished(task_name, rows, aggregations[key], positions, counts, additive, sums))
     return out
 
 
