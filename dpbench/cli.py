@@ -342,6 +342,9 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
     if by_range:
         from dpbench.report.by_range import by_range_report
 
+        if ci_level is not None:
+            raise DpbenchError("--ci does not apply to --by-range (its bins have no per-image rows to resample)")
+
         by_range_report(stores, fmt, by_range_metrics, aggregation, out)
         return
     from dpbench.stats.bootstrap import BootstrapOptions

@@ -86,6 +86,11 @@ def test_an_entry_below_full_coverage_keeps_its_flag_and_stays_out_of_the_rank(t
     assert re.fullmatch(r"\d+\.\d \[\d+\.\d, \d+\.\d\]\*", value.text), value.text  # mark after the interval
     assert rank.text == "-"  # left out of the average rank, in every resample too
     assert report.intervals.rank_samples["sample"].keys() == {"full"}
+    worst = build_report([tmp_path / "full", tmp_path / "partial"], ci=OPTIONS, failures="worst")
+    value, rank = next(r for r in _table(worst, "table1").rows if r.run_id == "partial").cells
+    assert value.flagged and not value.excluded and value.text.endswith("]*")
+    assert value.ci_low <= value.value <= value.ci_high  # the unscored sample is resampled at δ1 = 0
+    assert rank.text.startswith(f"{rank.value:.1f} [")
 
 
 def test_cli_report_ci_and_plot(runs, tmp_path):

@@ -25,6 +25,7 @@ from dpbench.report.tables import (
     PAPER,
     RANK_POOLS,
     REFERENCE,
+    REFERENCE_MARK,
     UNTRAINED,
     Cell,
     Row,
@@ -63,12 +64,14 @@ def interval_text(metric: str, value: float | None, low: float | None, high: flo
     return f"{text} [{format_value(metric, low)}, {format_value(metric, high)}]"
 
 
-def ci_note(options: BootstrapOptions) -> str:
-    """The footnote of a table with intervals."""
-    return (f"[low, high]: {100 * options.level:g}% bootstrap percentile interval over the images of each "
-            f"dataset ({options.resamples} resamples, seed {options.seed}); for Avg. Rank, the interval of "
-            f"the average rank when all datasets are resampled jointly and '{FIRST_PREFIX}N%' the share of "
-            "resamples in which the row is ranked first.")
+def ci_note(options: BootstrapOptions, ranked: bool = False) -> str:
+    """The footnote of a table with intervals (``ranked``: it has the Avg. Rank column)."""
+    text = (f"[low, high]: {100 * options.level:g}% bootstrap percentile interval over the images of each "
+            f"dataset ({options.resamples} resamples, seed {options.seed})")
+    if ranked:
+        text += (f"; for Avg. Rank, the interval of the average rank when all datasets are resampled jointly "
+                 f"and '{FIRST_PREFIX}N%' the share of resamples in which the row is ranked first")
+    return text + "."
 
 
 def add_intervals(sections: list[SuiteSection], rows: dict, manifests: dict, *, failures: str, ties: str,
@@ -88,10 +91,11 @@ def add_intervals(sections: list[SuiteSection], rows: dict, manifests: dict, *, 
                                                                            options.level)}
         for table in section.tables:
             _annotate_cells(table, distributions, options.level)
-            if table.columns and table.columns[-1].metric == AVG_RANK:
-                samples = _annotate_ranks(table, distributions, options.level, section, ties)
-                out.rank_samples[section.suite] = samples
-            table.notes.append(ci_note(options))
+            ranked = bool(table.columns) and table.columns[-1].metric == AVG_RANK
+            if ranked:
+                out.rank_samples[section.suite] = _annotate_ranks(table, distributions, options.level, section,
+                                                                  ties)
+            table.notes.append(ci_note(options, ranked))
     return out
 
 
@@ -166,7 +170,7 @@ def _annotate_ranks(table: Table, distributions: dict[str, Distributions], level
             cell.text = f"({text})" if row.kind in (REFERENCE, UNTRAINED) else text
             cell.ci_low, cell.ci_high = low, high
             if row.kind != PAPER:
-                kept[row.label] = ranks[:, r]
+                kept[f"{row.label} {REFERENCE_MARK}" if row.kind == REFERENCE else row.label] = ranks[:, r]
                 agg = next(a for a in section.aggregates if a["run_id"] == row.run_id)
                 agg.setdefault("ci", {})["avg_rank_delta1"] = {
                     "ci_low": low, "ci_high": high, "p_first": float(first[r])}
