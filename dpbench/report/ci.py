@@ -120,6 +120,7 @@ def _with_interval(cell: Cell, metric: str, low: float | None, high: float | Non
 
 
 def _annotate_cells(table: Table, distributions: dict[str, Distributions], level: float) -> None:
+    """Every run cell of a dataset column gets its interval (paper and Δ rows none)."""
     for row in table.rows:
         if row.kind in (PAPER, DIFF) or row.run_id not in distributions:
             continue
