@@ -109,6 +109,26 @@ def test_vectorised_resamples_equal_reaggregating_each_resample(name, aggregatio
         assert np.allclose(a, b, rtol=1e-12, atol=0, equal_nan=True), metric
 
 
+def test_ibims_and_default_tasks_resamples_equal_reaggregating_each_resample():
+    rng = np.random.default_rng(6)
+    n = 7
+    ibims = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "task": "ibims", "status": "ok",
+                          **{m: rng.uniform(0, 1, n) for m in ("dde_0", "dde_minus", "dde_plus", "dbe_acc",
+                                                              "dbe_comp", "pe_plane", "pe_orientation")},
+                          "pe_count": rng.integers(0, 3, n).astype(float)})
+    ibims["pe_plane_sum"] = ibims["pe_count"] * rng.uniform(0, 0.2, n)
+    ibims["pe_orientation_sum"] = ibims["pe_count"] * rng.uniform(0, 9, n)
+    ibims.loc[2, "dbe_acc"] = np.nan  # left out of its mean
+    cloud = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "task": "pointcloud", "status": "ok",
+                          "pc_cd": rng.uniform(0, 2, n), "pc_f": rng.uniform(0, 1, n), "pc_iou": rng.uniform(0, 1, n)})
+    weights = resample_counts(n, 25, np.random.default_rng(2))
+    for name, rows in (("ibims", ibims), ("pointcloud", cloud)):
+        fast = task_distributions(name, rows, "per_image", np.arange(n), weights)
+        slow = _recomputed(name, rows, "per_image", weights)
+        for metric in get_task(name).metrics:
+            assert np.allclose(fast[metric], slow[metric], rtol=1e-12, atol=0, equal_nan=True), (name, metric)
+
+
 def test_weighted_median_matches_numpy_median_of_the_repeated_values():
     rng = np.random.default_rng(1)
     values = np.append(rng.normal(size=11), np.inf)
