@@ -28,6 +28,7 @@ from dpbench.io.limits import read_json
 from dpbench.report.aggregate import aggregate_run, open_store
 from dpbench.report.document import REPORT_FORMAT
 from dpbench.resources import load_toml, resource_dir
+from dpbench.stats.bootstrap import BootstrapOptions
 from dpbench.store import RunStore
 from dpbench.tasks import all_metrics
 
@@ -62,6 +63,8 @@ class Comparison:
     delta: float | None
     tolerance: float
     verdict: str
+    drop_low: float | None = None  # with --significant: the drop's interval (dpbench.stats.significance)
+    drop_high: float | None = None
 
 
 @dataclass
@@ -72,6 +75,7 @@ class CheckResult:
     baseline_run_id: str
     comparisons: list[Comparison] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    significance: str = ""  # with --significant: how the drop intervals were made
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -331,11 +335,15 @@ def check_run(
     *,
     max_drop: Sequence[str] | Mapping[tuple[str | None, str], float] = (),
     baseline_run: str | None = None,
+    significant: BootstrapOptions | None = None,
+    runs_dir: str | os.PathLike | None = None,
 ) -> CheckResult:
     """Check ``run`` against a baseline report (a path or the loaded document).
 
     ``max_drop``: ``["delta1=0.01", "booster:abs_rel=0.02", "*=0"]`` or parsed overrides.
     The run is aggregated with the baseline's aggregation so that the two are comparable.
+    ``significant``: a drop beyond the tolerance is a regression only when its bootstrap interval
+    excludes zero (:mod:`dpbench.stats.significance`; paired when the baseline run is in ``runs_dir``).
     """
     if isinstance(against, Mapping):
         document = dict(against)
@@ -347,7 +355,13 @@ def check_run(
     model = str((store.manifest.get("model") or {}).get("name"))
     baseline = pick_baseline_run(document, model, str(store.manifest.get("suite")), baseline_run)
     aggregation = (baseline.get("protocol") or {}).get("aggregation")
-    return compare_aggregates(aggregate_run(store, aggregation), baseline, overrides)
+    result = compare_aggregates(aggregate_run(store, aggregation), baseline, overrides)
+    if significant is not None and not result.problems:
+        from dpbench.stats.significance import apply_significance, significance_text
+
+        paired = apply_significance(result, store, baseline, significant, runs_dir)
+        result.significance = significance_text(significant, paired)
+    return result
 
 
 # --- speed runs ---------------------------------------------------------------------------
@@ -410,8 +424,15 @@ def format_check(result: CheckResult) -> str:
              "verdict": c.verdict} for c in result.comparisons]
     lines = [f"run {result.run_id} against baseline run {result.baseline_run_id} "
              "(δ in %, deltas = run − baseline; tolerance = largest accepted drop)"]
+    columns = ["dataset", "metric", "baseline", "run", "delta", "tolerance", "verdict"]
+    if result.significance:
+        columns.insert(-1, "drop CI")
+        for row, c in zip(rows, result.comparisons, strict=True):
+            row["drop CI"] = "-" if c.drop_low is None else \
+                f"[{_shown(c.metric, c.drop_low, signed=True)}, {_shown(c.metric, c.drop_high, signed=True)}]"
+        lines.append(result.significance)
     if rows:
-        lines.append(format_table(rows, ["dataset", "metric", "baseline", "run", "delta", "tolerance", "verdict"]))
+        lines.append(format_table(rows, columns))
     if result.problems:
         lines.append("cannot compare:")
         lines += [f"  - {problem}" for problem in result.problems]

@@ -320,9 +320,14 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="Metric of the metric_depth task printed by --by-range (repeatable).")
 @click.option("--sort", "sort_order", type=click.Choice(SORT_ORDERS), default="rank", show_default=True,
               help="Row order: rank (Avg. Rank, else the first column's own direction) or name.")
+@click.option("--ci", "ci_level", type=float, default=None, metavar="LEVEL",
+              help="Add a LEVEL% bootstrap interval (over images) to every number, e.g. --ci 95.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="With --ci: number of bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --ci: seed of the resamples.")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
                    qualitative, data_root, ties, failures, scatter_metric, scatter_size, by_range,
-                   by_range_metrics, sort_order) -> None:
+                   by_range_metrics, sort_order, ci_level, resamples, seed) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
@@ -337,10 +342,16 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
     if by_range:
         from dpbench.report.by_range import by_range_report
 
+        if ci_level is not None:
+            raise DpbenchError("--ci does not apply to --by-range (its bins have no per-image rows to resample)")
+
         by_range_report(stores, fmt, by_range_metrics, aggregation, out)
         return
+    from dpbench.stats.bootstrap import BootstrapOptions
+
+    ci = None if ci_level is None else BootstrapOptions.from_percent(ci_level, resamples, seed)
     report = build_report(stores, paper=paper, aggregation=aggregation, ties=ties, failures=failures,
-                          sort=sort_order)
+                          sort=sort_order, ci=ci)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
         plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,
@@ -378,8 +389,17 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
               show_default=True, help="Where a RUN given as a run id is looked up.")
 @click.option("--tolerance", default="10%", show_default=True, metavar="FRACTION|N%",
               help="Speed runs only: how much slower than the baseline the candidate may be.")
+@click.option("--significant", is_flag=True,
+              help="A drop beyond tolerance fails only if its bootstrap interval excludes zero "
+                   "(paired when the baseline run is in --runs-dir).")
+@click.option("--ci", "ci_level", type=float, default=95.0, show_default=True, metavar="LEVEL",
+              help="With --significant: confidence level in percent.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="With --significant: number of bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --significant: seed of the resamples.")
 @click.pass_context
-def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir, tolerance) -> None:
+def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir, tolerance, significant, ci_level,
+                  resamples, seed) -> None:
     """Compare RUN with a baseline; exit 0 pass, 1 regression (slower, for a speed run), 2 not comparable."""
     from dpbench.check import (
         CheckError,
@@ -397,7 +417,11 @@ def check_command(ctx, run, baseline, max_drop, baseline_run, runs_dir, toleranc
         ctx.exit(code)
     if baseline is None:
         raise CheckError("--against is required for an accuracy run (a `dpbench report --format json` file)")
-    result = check_run(store, baseline, max_drop=max_drop, baseline_run=baseline_run)
+    from dpbench.stats.bootstrap import BootstrapOptions
+
+    options = BootstrapOptions.from_percent(ci_level, resamples, seed) if significant else None
+    result = check_run(store, baseline, max_drop=max_drop, baseline_run=baseline_run, significant=options,
+                       runs_dir=runs_dir)
     click.echo(format_check(result))
     ctx.exit(result.exit_code)
 
@@ -406,6 +430,9 @@ def _add_speed_command() -> None:
     from dpbench.speed.command import speed
 
     cli.add_command(speed)
+    from dpbench.stats.command import compare
+
+    cli.add_command(compare)
 
 
 _add_speed_command()

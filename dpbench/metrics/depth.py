@@ -146,21 +146,31 @@ def metrics_from_stats(stats: Mapping[str, float]) -> dict[str, float]:
         out = dict.fromkeys(DEPTH_METRIC_KEYS, math.nan)
         out["n_valid"] = 0
         return out
-    mean_log = stats["sum_log_err"] / n
-    mean_sq_log = stats["sum_sq_log_err"] / n
-    return {
-        "delta1": stats["count_delta1"] / n,
-        "delta2": stats["count_delta2"] / n,
-        "delta3": stats["count_delta3"] / n,
-        "abs_rel": stats["sum_abs_rel"] / n,
-        "sq_rel": stats["sum_sq_rel"] / n,
-        "rmse": math.sqrt(stats["sum_sq_err"] / n),
-        "rmse_log": math.sqrt(mean_sq_log),
-        "log10": stats["sum_abs_log10_err"] / n,
-        # max(…, 0): round-off can make a zero variance slightly negative
-        "silog": 100.0 * math.sqrt(max(mean_sq_log - mean_log * mean_log, 0.0)),
-        "n_valid": int(n),
-    }
+    out = {key: float(value) for key, value in metric_arrays_from_stats(stats).items()}
+    out["n_valid"] = int(n)
+    return out
+
+
+def metric_arrays_from_stats(stats: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """:func:`metrics_from_stats` on arrays of summed statistics (one value per bootstrap
+    resample, say), without warnings: NaN where ``count`` is 0; keys :data:`DEPTH_METRIC_KEYS`."""
+    n = np.asarray(stats["count"], dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = np.where(n > 0, n, np.nan)
+        mean_log = stats["sum_log_err"] / n
+        mean_sq_log = stats["sum_sq_log_err"] / n
+        return {
+            "delta1": stats["count_delta1"] / n,
+            "delta2": stats["count_delta2"] / n,
+            "delta3": stats["count_delta3"] / n,
+            "abs_rel": stats["sum_abs_rel"] / n,
+            "sq_rel": stats["sum_sq_rel"] / n,
+            "rmse": np.sqrt(stats["sum_sq_err"] / n),
+            "rmse_log": np.sqrt(mean_sq_log),
+            "log10": stats["sum_abs_log10_err"] / n,
+            # max(…, 0): round-off can make a zero variance slightly negative
+            "silog": 100.0 * np.sqrt(np.maximum(mean_sq_log - mean_log * mean_log, 0.0)),
+        }
 
 
 def depth_metrics(

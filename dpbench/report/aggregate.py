@@ -38,6 +38,36 @@ def _dataset_order(manifest: dict, rows: pd.DataFrame) -> list[str]:
     return names
 
 
+def scored_task_rows(part: pd.DataFrame, dataset: str, expected: int, worst: dict | None = None
+                     ) -> tuple[dict[str, dict[str, int]], dict[str, pd.DataFrame]]:
+    """One dataset's coverage per task and the rows each task aggregates: its ``ok`` rows, plus
+    the unscored samples at the worst value when ``worst`` is given (tasks in canonical order)."""
+    ok = part[part["status"] == "ok"]
+    present = set(pd.unique(part["task"]))
+    tasks = [t for t in task_names() if t in present]
+    counts = task_coverage(part, tasks, expected)
+    scored: dict[str, pd.DataFrame] = {}
+    for task in tasks:
+        rows = ok[ok["task"] == task]
+        if worst is not None:
+            missing = counts[task]["expected"] - counts[task]["scored"]
+            rows = filled_rows(rows, dataset, task, missing, worst)
+        scored[task] = rows
+    return counts, scored
+
+
+def dataset_task_rows(rows: pd.DataFrame, manifest: dict, worst: dict | None = None
+                      ) -> dict[str, dict[str, pd.DataFrame]]:
+    """``{dataset: {task: rows}}``: the rows :func:`aggregate_rows` aggregates, per dataset and task."""
+    entries = {entry["name"]: entry for entry in manifest.get("datasets", [])}
+    out = {}
+    for name in _dataset_order(manifest, rows):
+        part = rows[rows["dataset"] == name] if len(rows) else rows
+        if not part.empty:
+            out[name] = scored_task_rows(part, name, expected_samples(entries.get(name, {}), part), worst)[1]
+    return out
+
+
 def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None = None,
                    status: str | None = None, worst: dict | None = None) -> dict:
     """:func:`aggregate_run` on rows and a manifest already in memory (``status`` overrides the
@@ -62,18 +92,10 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
                                               "protocol_hash", "tasks")}
         if part.empty:
             continue
-        ok = part[part["status"] == "ok"]
         scores: dict[str, Any] = {}
-        present = set(pd.unique(part["task"]))
-        known = task_names()
-        tasks = [t for t in known if t in present]
         expected = expected_samples(entry, part)
-        counts = task_coverage(part, tasks, expected)
-        for task in tasks:
-            scored = ok[ok["task"] == task]
-            if worst is not None:
-                missing = counts[task]["expected"] - counts[task]["scored"]
-                scored = filled_rows(scored, name, task, missing, worst)
+        counts, scored_by_task = scored_task_rows(part, name, expected, worst)
+        for task, scored in scored_by_task.items():
             scores.update(get_task(task).aggregate(scored, aggregation))
         scores["num_samples"] = int(part["sample_id"].nunique())
         scores["num_errors"] = int(part.loc[part["status"] != "ok", "sample_id"].nunique())

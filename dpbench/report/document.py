@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import pandas as pd
 
@@ -36,6 +37,7 @@ class Report:
     failures: str = DEFAULT_FAILURE_MODE
     notes: list[str] = field(default_factory=list)  # things the reader should know (shown by every format)
     runtime: RuntimeSection | None = None  # the speed runs' Table 5-style table (dpbench.report.runtime)
+    intervals: Any = None  # dpbench.report.ci.ReportIntervals with --ci
 
 
 def utc_now() -> str:
@@ -51,11 +53,13 @@ def build_report(
     ties: str = DEFAULT_TIE_RULE,
     failures: str = DEFAULT_FAILURE_MODE,
     sort: str = "rank",
+    ci: Any = None,
 ) -> Report:
     """Aggregate ``runs`` (``aggregation`` overrides each run's own) and lay out their tables.
 
     ``paper`` adds the paper's published numbers to the suites that evaluate the paper's datasets;
-    ``failures`` says how entries below full coverage count (:mod:`dpbench.report.coverage`).
+    ``failures`` says how entries below full coverage count (:mod:`dpbench.report.coverage`);
+    ``ci`` (:class:`dpbench.stats.bootstrap.BootstrapOptions`) adds bootstrap intervals.
     """
     if ties not in TIE_RULES:
         raise ValueError(f"unknown tie rule {ties!r}; expected one of {TIE_RULES}")
@@ -82,6 +86,12 @@ def build_report(
         aggregates = _scored_at_worst(aggregates, stores, rows, aggregation)
     sections = [build_suite_section(group, paper=paper, ties=ties, failures=failures, sort=sort)
                 for group in group_by_suite(aggregates).values()]
+    intervals = None
+    if ci is not None:
+        from dpbench.report.ci import add_intervals
+
+        intervals = add_intervals(sections, rows, {key: store.manifest for key, store in stores.items()},
+                                  failures=failures, ties=ties, options=ci)
     notes = [f"--paper: suite {s.suite!r} does not evaluate the paper's datasets with its protocol, "
              "so no published numbers are shown for it" for s in sections if paper and not s.paper]
     speed = {f"{key}@{store.path}" if key in stores else key: store for key, store in speed.items()}
@@ -90,7 +100,7 @@ def build_report(
         notes += runtime.notes
         stores.update(speed)
     return Report(utc_now(), stores, rows, aggregates, sections, paper=paper, ties=ties, failures=failures,
-                  notes=notes, runtime=runtime)
+                  notes=notes, runtime=runtime, intervals=intervals)
 
 
 def _scored_at_worst(aggregates: list[dict], stores: dict[str, RunStore], rows: dict[str, pd.DataFrame],

@@ -6,7 +6,13 @@ import os
 from pathlib import Path
 
 from dpbench.report.document import Report
-from dpbench.report.plots import Plot, bar_plots, boundary_threshold_plots, focal_cdf_plot
+from dpbench.report.plots import (
+    Plot,
+    bar_plots,
+    boundary_threshold_plots,
+    focal_cdf_plot,
+    rank_distribution_plot,
+)
 from dpbench.report.qualitative import qualitative_plot
 from dpbench.report.runtime import DEFAULT_SCATTER_METRIC, DEFAULT_SCATTER_SIZE, scatter_plot
 from dpbench.report.upperbound import perturbation_plots
@@ -31,6 +37,10 @@ def report_plots(
             plots.append(focal)
         plots += boundary_threshold_plots(section, report.rows)
         plots += perturbation_plots(section, report.rows)  # Fig. 9 style, from GT-perturbing probe runs
+        if report.intervals is not None:  # --ci: the rank distribution (dpbench.report.ci)
+            ranks = rank_distribution_plot(section.suite, report.intervals.rank_samples.get(section.suite, {}),
+                                           report.intervals.options.level)
+            plots += [ranks] if ranks is not None else []
         if qualitative > 0:
             for agg in section.aggregates:
                 plot, why = qualitative_plot(report.stores[agg["run_id"]], section.labels[agg["run_id"]],

@@ -77,8 +77,51 @@ def _ok_rows(rows: pd.DataFrame, task: str, dataset: str | None = None) -> pd.Da
     return rows[keep]
 
 
+def interval_errors(agg: dict, datasets: list[str], metric: str, scale: float) -> np.ndarray | None:
+    """Error bars (2 × datasets, below / above the value) of a run's ``--ci`` intervals; None without."""
+    intervals = (agg.get("ci") or {}).get("results")
+    if not intervals:
+        return None
+    errors = np.zeros((2, len(datasets)))
+    for j, dataset in enumerate(datasets):
+        value = agg["results"].get(dataset, {}).get(metric)
+        bounds = (intervals.get(dataset) or {}).get(metric) or {}
+        if value is not None and bounds.get("ci_low") is not None:
+            errors[:, j] = [(value - bounds["ci_low"]) * scale, (bounds["ci_high"] - value) * scale]
+    return np.maximum(errors, 0.0)
+
+
+def _horizontal() -> dict:
+    """The keyword of a horizontal box plot (``orientation`` from Matplotlib 3.10, ``vert`` before)."""
+    import matplotlib
+
+    major, minor = (int(part) for part in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
+def rank_distribution_plot(suite: str, samples: dict[str, np.ndarray], level: float) -> Plot | None:
+    """Box plot of each row's average rank over the joint bootstrap resamples (``--ci``); the
+    whiskers span the ``level`` percentile interval, the box the quartiles."""
+    if not samples:
+        return None
+    labels = list(samples)
+    figure = new_figure(6.0, 1.2 + 0.35 * len(labels))
+    axes = figure.add_subplot()
+    data = [np.asarray(samples[label])[np.isfinite(samples[label])] for label in labels]
+    tail = 100.0 * (1.0 - level) / 2.0
+    axes.boxplot(data, whis=(tail, 100.0 - tail), showfliers=False, **_horizontal())
+    axes.set_yticks(np.arange(1, len(labels) + 1), labels, fontsize=7)
+    axes.invert_yaxis()
+    axes.set_xlabel("average rank over bootstrap resamples (1 = best)")
+    title = f"Rank stability: average rank per model, suite {suite}"
+    axes.set_title(title, fontsize=10)
+    axes.grid(axis="x", alpha=0.3)
+    return Plot(suite, f"{_slug(suite)}_rank_distribution", title, figure_png(figure))
+
+
 def bar_plots(section: SuiteSection) -> list[Plot]:
-    """Grouped bars: one group per dataset, one bar per run (references hatched)."""
+    """Grouped bars: one group per dataset, one bar per run (references hatched; with ``--ci``,
+    error bars spanning each interval)."""
     plots = []
     for metric in [task.headline for task in list_tasks()]:
         datasets = [d for d in dict.fromkeys(d for agg in section.aggregates for d in agg["results"])
@@ -96,7 +139,8 @@ def bar_plots(section: SuiteSection) -> list[Plot]:
             values = [agg["results"].get(d, {}).get(metric) for d in datasets]
             heights = [np.nan if v is None else v * scale for v in values]
             bars = axes.bar(x - 0.4 + width * (i + 0.5), heights, width, label=section.labels[agg["run_id"]],
-                            hatch="//" if agg["reference"] else None, edgecolor="black", linewidth=0.4)
+                            hatch="//" if agg["reference"] else None, edgecolor="black", linewidth=0.4,
+                            yerr=interval_errors(agg, datasets, metric, scale), capsize=2)
             for bar, dataset, height in zip(bars, datasets, heights, strict=True):
                 if np.isfinite(height) and is_flagged(agg, dataset, metric):  # below full coverage
                     bar.set_alpha(0.35)

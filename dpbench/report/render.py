@@ -168,10 +168,12 @@ def csv_records(report: Report) -> list[dict[str, str]]:
                     "model": agg["model"].get("name", "")}
             for dataset, scores in agg["results"].items():
                 for metric, value in scores.items():
-                    records.append({**base, "dataset": dataset, "metric": metric, "value": _csv_value(value)})
+                    records.append({**base, "dataset": dataset, "metric": metric, "value": _csv_value(value),
+                                    **_ci_fields(agg, dataset, metric)})
             if agg["run_id"] in section.ranks:
                 records.append({**base, "dataset": "", "metric": "avg_rank_delta1",
-                                "value": _csv_value(section.ranks[agg["run_id"]])})
+                                "value": _csv_value(section.ranks[agg["run_id"]]),
+                                **_ci_fields(agg, "", "avg_rank_delta1")})
         seen = set()
         for table in section.tables:
             for row in table.rows:
@@ -196,10 +198,22 @@ def paper_records(report: Report) -> list[dict]:
              "value": float(r["value"])} for r in csv_records(report) if r["source"] == PAPER]
 
 
+def _ci_fields(agg: dict, dataset: str, metric: str) -> dict[str, str]:
+    """With ``--ci``: the interval columns of a record (:func:`dpbench.report.ci.csv_fields`)."""
+    if not agg.get("ci"):
+        return {}
+    from dpbench.report.ci import csv_fields
+
+    return {key: _csv_value(value) for key, value in csv_fields(agg, dataset, metric).items()}
+
+
 def render_csv(report: Report) -> str:
-    """The report as a tidy CSV (see :func:`csv_records`)."""
+    """The report as a tidy CSV (see :func:`csv_records`; with ``--ci`` interval columns too)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    from dpbench.report.ci import CSV_COLUMNS as CI_COLUMNS
+
+    columns = CSV_COLUMNS + (CI_COLUMNS if report.intervals is not None else ())
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_records(report))
     if report.runtime is not None:

@@ -43,8 +43,8 @@ UNTRAINED = "untrained"
 #: A relative model's run in a metric-scale table: aligned to the GT, so ranked only among its kind.
 ALIGNED = "aligned"
 ALIGNED_LABEL = " (aligned to GT)"
-#: The row kinds bolded and ranked together, one pool after the other (the printing order).
-_POOLS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,), (ALIGNED,))
+#: The row kinds bolded, ranked and sorted together, one pool after the other (the printing order).
+RANK_POOLS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,), (ALIGNED,))
 REFERENCE_MARK = "†"
 AVG_RANK = "avg_rank"
 
@@ -70,6 +70,8 @@ class Cell:
     bold: bool = False
     flagged: bool = False
     excluded: bool = False
+    ci_low: float | None = None  # the bootstrap interval with --ci (dpbench.report.ci)
+    ci_high: float | None = None
 
 
 @dataclass
@@ -258,7 +260,7 @@ def coverage_note(failures: str) -> str:
 
 def _bold_pool(table: Table) -> list[Row]:
     """The rows competing for bold: runs and paper methods, or the references when alone."""
-    for kinds in _POOLS:
+    for kinds in RANK_POOLS:
         rows = [row for row in table.rows if row.kind in kinds]
         if rows:
             return rows
@@ -284,7 +286,7 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
     """Append the average rank on ``rank_metric`` (δ1 for Table 1). Runs and paper methods are ranked together; references are
     ranked among themselves only (printed in parentheses), so a probe never displaces a model."""
     ranks: dict[int, float | None] = {}
-    for pool in _POOLS:
+    for pool in RANK_POOLS:
         rows = [row for row in table.rows if row.kind in pool]
         values = {id(row): {c.dataset: None if cell.excluded else cell.value
                             for c, cell in zip(table.columns, row.cells, strict=True)}
@@ -303,7 +305,6 @@ def _add_rank_column(table: Table, ties: str, rank_metric: str) -> dict[str, flo
 
 
 #: The groups rows are sorted within, in the order they are printed (as bolded and ranked).
-_SORT_GROUPS = _POOLS
 
 
 def sort_table(table: Table, sort: str = "rank") -> None:
@@ -323,7 +324,7 @@ def sort_table(table: Table, sort: str = "rank") -> None:
         value = cell.value if sort == "rank" and not cell.excluded else None
         return (value is None, 0.0 if value is None else sign * value, row.label.lower())
 
-    ordered = [row for kinds in _SORT_GROUPS for row in sorted((r for r in table.rows if r.kind in kinds), key=key)]
+    ordered = [row for kinds in RANK_POOLS for row in sorted((r for r in table.rows if r.kind in kinds), key=key)]
     position = {row.run_id: i for i, row in enumerate(ordered) if row.run_id is not None}
     placed = {id(row) for row in ordered}
     rest = [row for row in table.rows if id(row) not in placed]  # Δ rows (and any kind added later)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from dpbench.errors import DpbenchError, UnknownNameError
+from dpbench.tasks.additive import AdditiveStats, mean_stats
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -128,6 +129,23 @@ class Task:
     def aggregate(self, rows: pd.DataFrame, aggregation: str) -> dict[str, float | None]:
         """One score per metric from a dataset's ``ok`` rows; default: mean over the finite values."""
         return {name: column_mean(rows, name) for name in self.metrics}
+
+    def additive_stats(self, rows: pd.DataFrame, aggregation: str) -> AdditiveStats | None:
+        """Per-row statistics whose sums give :meth:`aggregate`'s metrics (vectorised bootstrap
+        intervals, :mod:`dpbench.tasks.additive`); None: the intervals recompute :meth:`aggregate`
+        on resampled rows (slower, same result). Default: the per-image means of the default
+        :meth:`aggregate`; a task that overrides ``aggregate`` overrides this too, or gets None."""
+        if type(self).aggregate is Task.aggregate:
+            return mean_stats(rows, tuple(self.metrics))
+        return None
+
+    def bootstrap_metrics(self, rows: pd.DataFrame, aggregation: str, weights: np.ndarray
+                          ) -> dict[str, np.ndarray] | None:
+        """:meth:`aggregate` of every bootstrap resample at once: ``weights[b, r]`` is how often
+        row r is drawn in resample b; ``{metric: one value per resample}`` (NaN: undefined).
+        Default: from :meth:`additive_stats`; None: recompute :meth:`aggregate` per resample."""
+        stats = self.additive_stats(rows, aggregation)
+        return None if stats is None else stats.metrics_of(weights)
 
     def tables(self) -> list[TableSpec]:
         """The report tables of this task (default: one column per dataset and metric)."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dpbench.errors import DatasetError
+from dpbench.tasks.additive import AdditiveStats, mean_stats, sum_stats
 from dpbench.tasks.base import TableSpec, Task, column_mean, finite_or_none, register_task
 from dpbench.tasks.maps import INVERSION_EPS, depth_like, output_kind_of
 
@@ -160,6 +161,18 @@ class MetricDepthTask(Task):
                 for c in stat_columns}
         pooled = metrics_from_stats(sums)
         return {name: finite_or_none(pooled.get(name)) for name in self.metrics}
+
+    def additive_stats(self, rows: pd.DataFrame, aggregation: str) -> AdditiveStats | None:
+        """``per_image``: the means' statistics; ``pooled``: the ``stat_*`` columns themselves."""
+        from dpbench.metrics.depth import STAT_KEYS, metric_arrays_from_stats
+
+        if aggregation == "per_image":
+            return mean_stats(rows, tuple(self.metrics))
+        if not any(c.startswith(STAT_PREFIX) for c in rows.columns):
+            return None  # aggregate() names the problem
+        columns = [f"{STAT_PREFIX}{key}" for key in STAT_KEYS]
+        return sum_stats(rows, columns,
+                         lambda sums: metric_arrays_from_stats({c[len(STAT_PREFIX):]: v for c, v in sums.items()}))
 
     def tables(self) -> list[TableSpec]:
         return [

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dpbench.errors import ModelError
+from dpbench.tasks.additive import numeric_column, ratio, weighted_median
 from dpbench.tasks.base import TableSpec, Task, finite_or_none, register_task
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,6 +85,26 @@ class FocalTask(Task):
         scores = focal_metrics(pred[has_gt], gt[has_gt])
         by_name = {name: scores[key] for key, name in _FOCAL_KEYS.items()}
         return {name: finite_or_none(by_name.get(name)) for name in self.metrics}
+
+    def bootstrap_metrics(self, rows: pd.DataFrame, aggregation: str, weights: np.ndarray
+                          ) -> dict[str, np.ndarray]:
+        """:meth:`aggregate` per resample: δ shares and AbsRel from weighted sums (AbsRel inf, i.e.
+        undefined, when a failed prediction is drawn), the median from :func:`weighted_median`."""
+        from dpbench.metrics.focal import FOCAL_DELTA_THRESHOLDS
+
+        pred, gt = numeric_column(rows, "focal_pred"), numeric_column(rows, "focal_gt")
+        has_gt = np.isfinite(gt) & (gt > 0)
+        weights = np.asarray(weights, dtype=np.float64)[:, has_gt]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.abs(pred[has_gt] - gt[has_gt]) / gt[has_gt]
+        rel[~np.isfinite(rel)] = np.inf
+        drawn = weights.sum(axis=1)
+        failed = weights @ np.isinf(rel).astype(np.float64) > 0
+        out = {"focal_abs_rel": np.where(failed, np.inf, ratio(weights @ np.where(np.isinf(rel), 0.0, rel), drawn)),
+               "focal_median_rel": weighted_median(rel, weights)}
+        for key, threshold in FOCAL_DELTA_THRESHOLDS.items():
+            out[_FOCAL_KEYS[key]] = ratio(weights @ (rel < threshold).astype(np.float64), drawn)
+        return out
 
     def tables(self) -> list[TableSpec]:
         return [TableSpec("table3", "Focal length: share of images with relative error < 25% / < 50% "

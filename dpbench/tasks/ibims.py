@@ -18,6 +18,7 @@ import math
 from typing import TYPE_CHECKING
 
 from dpbench.errors import DpbenchError
+from dpbench.tasks.additive import AdditiveStats, combined, mean_stats, ratio, sum_stats
 from dpbench.tasks.base import TableSpec, Task, column_mean, register_task
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -126,6 +127,17 @@ class IBimsTask(Task):
                 total = float(pd.to_numeric(rows[f"{name}_sum"], errors="coerce").fillna(0).sum())
                 out[name] = total / count if count > 0 else None
         return out
+
+    def additive_stats(self, rows: pd.DataFrame, aggregation: str) -> AdditiveStats:
+        """The means' statistics, and PE's pooled sums (as :meth:`aggregate`)."""
+        parts = [mean_stats(rows, tuple(self.metrics))]
+        if "pe_count" in rows:
+            def pooled(sums: dict) -> dict:
+                return {name: ratio(sums[f"{name}_sum"], sums["pe_count"])
+                        for name in ("pe_plane", "pe_orientation")}
+
+            parts.append(sum_stats(rows, ("pe_count", "pe_plane_sum", "pe_orientation_sum"), pooled))
+        return combined(parts)
 
     def tables(self) -> list[TableSpec]:
         return [TableSpec("ibims", self.title, tuple(self.metrics), layout="per_dataset")]
