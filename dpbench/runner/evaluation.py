@@ -446,8 +446,7 @@ class Evaluation:
     def _coverage_status(self, status: str, failure: str | None) -> tuple[str, str | None]:
         """An honest run status: ``complete`` only when every dataset of the suite was found and
         fully scored (a ``--limit`` the user asked for aside); ``empty`` when nothing was scored;
-        ``partial`` otherwise, naming the datasets that are missing, incomplete or have failed
-        samples (error rows, e.g. OOM)."""
+        ``partial`` otherwise, naming the datasets that are missing or incomplete."""
         if status != "complete":
             return status, failure
         records = [self.records[e.dataset] for e in self.suite.entries]
@@ -458,10 +457,6 @@ class Evaluation:
         if short:
             return "partial", "not fully evaluated: " + "; ".join(
                 f"{r['name']} {r['status']}" + (f" ({r['reason']})" if r.get("reason") else "") for r in short)
-        failed = [r for r in records if r.get("num_errors")]  # evaluated, but some samples not scored
-        if failed:
-            return "partial", "not fully scored: " + "; ".join(
-                f"{r['name']} {r['num_errors']} failed sample(s)" for r in failed)
         return status, failure
 
     def _settle_shared_record(self, entry: SuiteEntry, rows) -> None:
