@@ -197,3 +197,9 @@ def test_run_on_the_sample_suite_with_oom_rows_and_report(tmp_path):
     cells = [cell.strip() for cell in lines[header + 2].split("|")[2:-1]]
     assert cells[0] == "OOM" and re.fullmatch(r"\*\*\d+\.\d\*\*", cells[1]) and cells[2] == "**1.0**"
     assert "_OOM: every sample of the entry that could not be scored ran out of memory" in report.output
+    worst = CliRunner().invoke(cli, ["report", "--runs-dir", str(runs), "--qualitative", "0", "--failures", "worst"])
+    assert worst.exit_code == 0, worst.output
+    lines = worst.output.splitlines()
+    header = lines.index("| Model | middlebury | booster | Avg. Rank ↓ |")
+    cells = [cell.strip() for cell in lines[header + 2].split("|")[2:-1]]
+    assert cells[0] == "OOM"  # nothing scored anywhere to take the worst value from: still the OOM cell

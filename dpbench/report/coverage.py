@@ -107,7 +107,7 @@ def is_flagged(aggregate: Mapping, dataset: str | None, metric: str) -> bool:
 def is_oom_entry(aggregate: Mapping, dataset: str | None, metric: str) -> bool:
     """Whether the cell is below full coverage because samples ran out of memory, and only for
     that: every failed sample of the dataset has an ``OOM`` error row. Printed ``OOM`` like the
-    paper's cells (under ``--failures exclude``)."""
+    paper's cells (under ``--failures worst`` only when no worst value could be filled in)."""
     if dataset is None or not is_flagged(aggregate, dataset, metric):
         return False
     oom = ((aggregate.get("datasets") or {}).get(dataset) or {}).get("num_oom") or 0

@@ -203,7 +203,7 @@ class _TableBuilder:
     def _run_cell(self, agg: dict, column: Column) -> Cell:
         value = _get(agg["results"], column.dataset, column.metric)
         cell = self._cell(column.metric, value)
-        if self.failures != "worst" and is_oom_entry(agg, column.dataset, column.metric):
+        if (self.failures != "worst" or value is None) and is_oom_entry(agg, column.dataset, column.metric):
             return Cell(value, OOM_PREFIX, excluded=True)  # the paper's OOM cell (value kept for exports)
         if value is not None and is_flagged(agg, column.dataset, column.metric):
             cell.text += FLAG
