@@ -18,6 +18,7 @@ import pandas as pd
 
 from dpbench._table import format_table
 from dpbench.errors import DpbenchError
+from dpbench.oom import is_oom_text
 from dpbench.protocol import AGGREGATIONS
 from dpbench.report.coverage import expected_samples, filled_rows, fraction, task_coverage
 from dpbench.store import RunStore
@@ -99,6 +100,7 @@ def aggregate_rows(rows: pd.DataFrame, manifest: dict, aggregation: str | None =
             scores.update(get_task(task).aggregate(scored, aggregation))
         scores["num_samples"] = int(part["sample_id"].nunique())
         scores["num_errors"] = int(part.loc[part["status"] != "ok", "sample_id"].nunique())
+        datasets[name]["num_oom"] = count_oom_samples(part)  # a fact, not a score (dpbench check)
         scores["num_expected"] = max((c["expected"] for c in counts.values()), default=expected)
         scores["num_scored"] = min((c["scored"] for c in counts.values()), default=0)
         scores["coverage"] = min((fraction(c) for c in counts.values()), default=0.0)
@@ -148,6 +150,14 @@ def _summary_columns() -> list[tuple[str, str]]:
             title = task.summary_titles.get(metric, info.label)
             columns.append((metric, f"{title} %" if info.percent else title))
     return columns
+
+
+def count_oom_samples(rows: pd.DataFrame) -> int:
+    """Samples with an error row recording an allocation failure (text ``OOM...``, dpbench.oom)."""
+    if "error" not in rows.columns or rows.empty:
+        return 0
+    failed = rows[(rows["status"] != "ok") & rows["error"].map(is_oom_text)]
+    return int(failed["sample_id"].nunique())
 
 
 def format_value(metric: str, value: float | None, digits: int | None = None) -> str:

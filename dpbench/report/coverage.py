@@ -11,7 +11,8 @@ What a report does with an entry below 100 % is set by ``--failures``:
 
 - ``exclude`` (default): the value, computed on the scored samples only, is printed with
   :data:`FLAG` and a footnote, and it is left out of bolding and of the average rank exactly like
-  a missing entry (the paper's rule for its OOM cells);
+  a missing entry (the paper's rule for its OOM cells); an entry whose failed samples all ran out
+  of memory (``OOM`` error rows, :mod:`dpbench.oom`) is printed ``OOM`` instead, like the paper's;
 - ``worst``: every unscored sample is scored at the worst value instead: a metric where higher is
   better (δ, F1, recall) at 0, one where lower is better at the dataset's worst per-image value
   among the compared runs; the entry is then ranked and may be bolded, still flagged. The focal
@@ -33,7 +34,7 @@ from dpbench.report.options import DEFAULT_FAILURE_MODE, FAILURE_MODES
 from dpbench.tasks import get_task, task_names
 
 __all__ = ["DEFAULT_FAILURE_MODE", "FAILURE_MODES", "FLAG", "check_failure_mode", "entry_coverage",
-           "is_flagged", "worst_values"]
+           "is_flagged", "is_oom_entry", "worst_values"]
 #: Printed after a value whose entry is below full coverage.
 FLAG = "*"
 #: Sample ids of the rows standing in for unscored samples under ``--failures worst``.
@@ -101,6 +102,17 @@ def entry_coverage(aggregate: Mapping, dataset: str | None, metric: str) -> floa
 def is_flagged(aggregate: Mapping, dataset: str | None, metric: str) -> bool:
     """Whether the cell is below full coverage."""
     return entry_coverage(aggregate, dataset, metric) < 1.0
+
+
+def is_oom_entry(aggregate: Mapping, dataset: str | None, metric: str) -> bool:
+    """Whether the cell is below full coverage because samples ran out of memory, and only for
+    that: every failed sample of the dataset has an ``OOM`` error row. Printed ``OOM`` like the
+    paper's cells (under ``--failures worst`` only when no worst value could be filled in)."""
+    if dataset is None or not is_flagged(aggregate, dataset, metric):
+        return False
+    oom = ((aggregate.get("datasets") or {}).get(dataset) or {}).get("num_oom") or 0
+    errors = ((aggregate.get("results") or {}).get(dataset) or {}).get("num_errors") or 0
+    return 0 < errors == oom
 
 
 # --- --failures worst ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpbench.errors import DpbenchError
+from dpbench.oom import OOM_PREFIX, is_oom_text
 from dpbench.report.paper import paper_dir, paper_method_for_model, parse_number, read_paper_csv
 from dpbench.report.tables import DIFF, PAPER, RUN, Cell, Column, Row, Table, run_labels
 from dpbench.store import RunStore
@@ -108,7 +109,7 @@ def speed_entry(store: RunStore, run_id: str | None = None) -> SpeedEntry:
         label = str(row["sample_id"])
         if row.get("status") != "ok":
             error = str(row.get("error") or "")
-            status[label] = "OOM" if error.startswith("OOM") else "error"
+            status[label] = OOM_PREFIX if is_oom_text(error) else "error"
             ms[label] = None
             continue
         value = _finite(row.get("ms_per_image_median"))

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from dpbench.oom import OOM_PREFIX
 from dpbench.report.aggregate import format_value
-from dpbench.report.coverage import DEFAULT_FAILURE_MODE, FLAG, is_flagged
+from dpbench.report.coverage import DEFAULT_FAILURE_MODE, FLAG, is_flagged, is_oom_entry
 from dpbench.report.identity import (
     UNTRAINED_MARK,
     is_untrained,
@@ -48,6 +49,8 @@ RANK_POOLS = ((RUN, PAPER), (REFERENCE,), (UNTRAINED,), (ALIGNED,))
 REFERENCE_MARK = "†"
 AVG_RANK = "avg_rank"
 
+OOM_NOTE = (f"{OOM_PREFIX}: every sample of the entry that could not be scored ran out of memory (as the "
+            "paper's OOM cells); left out of bolding and of the average rank.")
 _GRAY_NOTE = "* not strictly zero-shot (a gray row in the paper: domain-specific models or crops)."
 
 
@@ -211,6 +214,8 @@ class _TableBuilder:
                                   cells, agg["run_id"]))
         if any(cell.flagged for row in table.rows for cell in row.cells):
             table.notes.append(coverage_note(self.failures))
+        if any(cell.text == OOM_PREFIX for row in table.rows for cell in row.cells):
+            table.notes.append(OOM_NOTE)
         if any(SUBSET_MARK in cell.text for row in table.rows for cell in row.cells):
             table.notes.append(f"{SUBSET_MARK} scored on fewer samples than the paper's dataset (e.g. --limit, "
                                "the sample suite, a partial download): not comparable with the paper's number.")
@@ -220,6 +225,8 @@ class _TableBuilder:
     def _run_cell(self, agg: dict, column: Column) -> Cell:
         value = _get(agg["results"], column.dataset, column.metric)
         cell = self._cell(column.metric, value)
+        if (self.failures != "worst" or value is None) and is_oom_entry(agg, column.dataset, column.metric):
+            return Cell(value, OOM_PREFIX, excluded=True)  # the paper's OOM cell (value kept for exports)
         if value is not None and is_flagged(agg, column.dataset, column.metric):
             cell.text += FLAG
             cell.flagged = True

@@ -16,6 +16,7 @@ from typing import Any
 
 from dpbench.errors import DpbenchError, ModelError
 from dpbench.models.base import check_prediction
+from dpbench.oom import is_out_of_memory, oom_text
 from dpbench.protocol import Protocol
 from dpbench.runner.focal import focal_source_of
 from dpbench.tasks import get_task
@@ -24,7 +25,10 @@ from dpbench.types import Prediction, Sample
 
 
 def error_text(exc: BaseException) -> str:
-    """An exception as one line: dpbench's own messages as they are, others with their type."""
+    """An exception as one line: dpbench's own messages as they are, an allocation failure as
+    ``OOM: ...`` (the paper's OOM cells, :mod:`dpbench.oom`), others with their type."""
+    if is_out_of_memory(exc):
+        return oom_text(exc)
     if isinstance(exc, DpbenchError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

@@ -25,9 +25,7 @@ from typing import Any
 
 import numpy as np
 
-#: Substrings of the error messages of an allocation failure (CUDA, MPS, CPU allocators).
-OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory",
-                "failed to allocate")
+from dpbench.oom import OOM_MESSAGES, is_out_of_memory, release_memory  # noqa: F401 - re-exported
 
 
 def forward_callable(model: Any, images: list[np.ndarray]) -> Callable[[], object] | None:
@@ -75,39 +73,6 @@ def count_parameters(model: Any) -> int | None:
                 seen.add(id(parameter))
                 total += parameter.numel()
     return total
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for an allocation failure: ``torch.OutOfMemoryError``, ``MemoryError``, or an
-    error whose message says the allocator ran out of memory."""
-    try:
-        import torch
-
-        oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-        if isinstance(exc, oom_type):
-            return True
-    except ImportError:
-        pass
-    if isinstance(exc, MemoryError):
-        return True
-    if isinstance(exc, RuntimeError):
-        text = str(exc).lower()
-        return any(message in text for message in OOM_MESSAGES)
-    return False
-
-
-def release_memory(device: Any = None) -> None:
-    """Free what can be freed after a failure (garbage, the CUDA cache)."""
-    import gc
-
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
 
 
 __all__ = ["count_parameters", "forward_callable", "is_out_of_memory", "native_hw", "release_memory",

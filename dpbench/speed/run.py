@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from dpbench.errors import DpbenchError, ModelError
+from dpbench.oom import oom_text
 from dpbench.speed.flops import FlopCount, count_model_flops, meta_model
 from dpbench.speed.hooks import (
     count_parameters,
@@ -265,7 +266,7 @@ def measure_size(model: Any, size: InputSize, *, index: int, batch_size: int, wa
     except Exception as exc:  # noqa: BLE001 - one size failing must not stop the others
         first_line = (str(exc).strip().splitlines() or [""])[0][:300]
         if is_out_of_memory(exc):
-            row.update(status="error", error=f"OOM: {type(exc).__name__}: {first_line}")
+            row.update(status="error", error=oom_text(exc))
         else:
             row.update(status="error", error=f"{type(exc).__name__}: {first_line}")
         release_memory(device)

@@ -1,0 +1,1 @@
+"""Stand-in of PatchFusion's ``estimator`` package (dpbench tests)."""
