@@ -36,7 +36,7 @@ from dpbench.errors import ModelError
 from dpbench.models import register_model
 from dpbench.models.base import DepthModel, ModelOptionError, image_of, reject_unknown_options
 from dpbench.models.hf import HFDepthModel
-from dpbench.models.hub_cache import hub_cache_has, hub_cache_location
+from dpbench.models.hub_cache import hub_cache_has
 from dpbench.types import Prediction, Sample
 
 FAMILY = "depth-anything-metric"
@@ -262,8 +262,7 @@ def _weights() -> list[tuple[str, bool | None]]:
     places = []
     for variant in VARIANTS.values():
         if variant.runnable:
-            places.append((f"Hub cache {hub_cache_location()}: {variant.repo}",
-                           hub_cache_has(variant.repo, "config.json")))
+            places.append((f"Hub cache: {variant.repo}", hub_cache_has(variant.repo, "config.json")))
     return places
 
 
