@@ -200,3 +200,16 @@ def test_sample_run_routes_two_datasets_and_records_the_variants(repos, tmp_path
     assert model["name"] == "depth-anything-metric:v2" and model["route"] == "transformers"
     assert model["routing"]["by_domain"]["mixed"] == "outdoor"
     assert model["repos"] == {"v2-indoor": repos["indoor"], "v2-outdoor": repos["outdoor"]}
+
+
+def test_routed_model_checks_both_configs_before_the_run(repos, monkeypatch):
+    with pytest.raises(ModelError, match="v2-outdoor: .* has max_depth=20 .* scaled to 80 m"):
+        load_model("depth-anything-metric:v2", indoor_repo=repos["indoor"], outdoor_repo=repos["indoor"],
+                   device="cpu")
+    monkeypatch.setenv("DPBENCH_OFFLINE", "1")
+    with pytest.raises(ModelError, match="hf download depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf"):
+        load_model("depth-anything-metric:v2", indoor_repo=repos["indoor"], device="cpu")
+    model = load_model("depth-anything-metric:v2", indoor_repo=repos["indoor"], outdoor_repo=repos["outdoor"],
+                       device="cpu")
+    assert model._networks == {}  # no network loaded before a dataset needs it
+    assert set(model.describe()["revisions"]) == {"v2-indoor", "v2-outdoor"}

@@ -112,6 +112,35 @@ def network_input(image: np.ndarray, input_size: int = INPUT_SIZE) -> np.ndarray
     return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32)
 
 
+def check_metric_config(variant: Variant, source: str, config) -> None:
+    """A ModelError unless ``config`` is a Depth Anything metric model scaled to the variant's
+    ``max_depth`` (transformers defaults to 1 m when a config does not say)."""
+    model_type = getattr(config, "model_type", None)
+    kind = getattr(config, "depth_estimation_type", None)
+    if model_type != "depth_anything" or kind != "metric":
+        raise ModelError(f"{FAMILY}:{variant.name}: {source} is a {model_type!r} model with "
+                         f"depth_estimation_type={kind!r}, not a Depth Anything metric model")
+    max_depth = getattr(config, "max_depth", None)
+    if max_depth is None or float(max_depth) != variant.max_depth:
+        raise ModelError(f"{FAMILY}:{variant.name}: {source} has max_depth={max_depth!r} in its config "
+                         f"but the {variant.trained_on} model's head is scaled to {variant.max_depth:g} m")
+
+
+def load_metric_config(variant: Variant, source: str):
+    """The checked transformers config of a variant (a small file: fetched, or read from the cache
+    when offline), so that a routed run fails before its first sample, not halfway."""
+    from dpbench.models.hf import _load_failure_message, import_transformers
+    from dpbench.models.hub_cache import is_offline
+
+    transformers = import_transformers(f"model '{FAMILY}:{variant.name}'")
+    try:
+        config = transformers.AutoConfig.from_pretrained(source, local_files_only=is_offline())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{FAMILY}:{variant.name}: " + _load_failure_message(source, exc)) from None
+    check_metric_config(variant, source, config)
+    return config
+
+
 class MetricNetwork(HFDepthModel):
     """One Depth Anything v2 metric checkpoint through transformers, with upstream's pre/post."""
 
@@ -120,15 +149,7 @@ class MetricNetwork(HFDepthModel):
         super().__init__(source, device=device, precision=precision, batch_size=batch_size)
         self.variant = variant
         self.input_size = int(input_size)
-        config = self.config
-        kind = getattr(config, "depth_estimation_type", None)
-        if self.model_type != "depth_anything" or kind != "metric":
-            raise ModelError(f"{FAMILY}:{variant.name}: {source} is a {self.model_type!r} model with "
-                             f"depth_estimation_type={kind!r}, not a Depth Anything metric model")
-        max_depth = getattr(config, "max_depth", None)
-        if max_depth is None or float(max_depth) != variant.max_depth:
-            raise ModelError(f"{FAMILY}:{variant.name}: {source} has max_depth={max_depth!r} in its config "
-                             f"but the {variant.trained_on} model's head is scaled to {variant.max_depth:g} m")
+        check_metric_config(variant, source, self.config)
 
     def _forward(self, images: list[np.ndarray]):
         import torch
@@ -191,8 +212,13 @@ class RoutedDepthAnything(DepthModel):
         self.variant_by_dataset: dict[str, str] = {}
         self._networks: dict[str, MetricNetwork] = {}
         self._current: str | None = fixed
+        self.revisions: dict[str, str | None] = {}
         if fixed is not None:
             self._network(fixed)  # a fixed variant loads now: a broken checkpoint fails before the run
+        else:  # both configs now (max_depth checked, revision recorded); the networks when needed
+            for domain in MODEL_DOMAINS:
+                config = load_metric_config(VARIANTS[f"{version}-{domain}"], self.repos[domain])
+                self.revisions[domain] = getattr(config, "_commit_hash", None)
 
     def variant_for(self, dataset: str) -> tuple[str, str]:
         """The model domain (indoor/outdoor) routed to ``dataset`` and why."""
@@ -241,6 +267,7 @@ class RoutedDepthAnything(DepthModel):
             "route": "transformers",
             "version": self.version,
             "repos": {f"{self.version}-{d}": r for d, r in self.repos.items()},
+            "revisions": {f"{self.version}-{d}": r for d, r in self.revisions.items()},
             "max_depth": {f"{self.version}-{d}": VARIANTS[f"{self.version}-{d}"].max_depth for d in MODEL_DOMAINS},
             "input_size": self.input_size,
             "preprocessing": "upstream image2tensor (lower_bound, multiple of 14, bicubic, ImageNet); "
@@ -250,7 +277,7 @@ class RoutedDepthAnything(DepthModel):
             record["variant"] = f"{self.version}-{self.fixed}"
             network = self._networks.get(self.fixed)
             if network is not None:
-                record["revision"] = network.describe().get("revision")
+                record["revisions"] = {record["variant"]: network.describe().get("revision")}
                 record["parameters"] = network.n_parameters
         else:
             record["routing"] = {"by_domain": dict(self.routes), "by_dataset": dict(self.per_dataset),
