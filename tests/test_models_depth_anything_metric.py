@@ -89,6 +89,26 @@ def test_preprocessing_is_upstreams(repos):
         np.testing.assert_allclose(pixels[0, channel].numpy(), expected[channel], atol=1e-5)
 
 
+def test_preprocessing_resizes_bicubically(repos):
+    import cv2
+
+    model = load_model("depth-anything-metric:v2-indoor", repo=repos["indoor"], input_size=28, device="cpu")
+    network = model._network("indoor")
+    network.model = recorder = Recorder()
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    model.predict(image)
+    received = recorder.received[0][0].numpy()
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+
+    def reference(interpolation):
+        resized = cv2.resize(image / 255.0, (42, 28), interpolation=interpolation)
+        return ((resized - mean) / std).transpose(2, 0, 1)
+
+    np.testing.assert_allclose(received, reference(cv2.INTER_CUBIC), atol=1e-5)
+    assert np.abs(received - reference(cv2.INTER_LINEAR)).max() > 1e-2  # the check can tell them apart
+
+
 def test_postprocessing_align_corners_resize_by_hand(repos):
     model = load_model("depth-anything-metric:v2-outdoor", repo=repos["outdoor"], input_size=28, device="cpu")
     model._network("outdoor").model = Recorder()
