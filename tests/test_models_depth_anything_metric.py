@@ -164,6 +164,10 @@ def test_routed_model_loads_each_network_when_its_dataset_begins(repos):
     image = np.full((H, W, 3), 128, np.uint8)
     with pytest.raises(ModelError, match="no dataset was announced"):
         model.predict(image)
+    from dpbench.types import Sample
+
+    tagged = model.predict(Sample("x", image, meta={"dataset": "sunrgbd"}))  # outside the runner
+    assert tagged.meta["model_variant"] == "v2-indoor"
     model.begin_dataset("booster")
     indoor = model.predict(image)
     model.begin_dataset("nuscenes")
@@ -171,7 +175,7 @@ def test_routed_model_loads_each_network_when_its_dataset_begins(repos):
     assert (indoor.meta["model_variant"], outdoor.meta["model_variant"]) == ("v2-indoor", "v2-outdoor")
     assert indoor.meta["hub_repo"] == repos["indoor"] and outdoor.meta["hub_repo"] == repos["outdoor"]
     assert list(model._networks) == ["outdoor"]  # one ViT-L in memory at a time
-    assert model.variant_by_dataset == {"booster": "v2-indoor", "nuscenes": "v2-outdoor"}
+    assert model.variant_by_dataset == {"sunrgbd": "v2-indoor", "booster": "v2-indoor", "nuscenes": "v2-outdoor"}
 
 
 @pytest.mark.parametrize(("name", "options", "message"), [

@@ -249,6 +249,9 @@ class RoutedDepthAnything(DepthModel):
         return self.predict_batch([sample_or_image], [focal_px])[0]
 
     def predict_batch(self, samples, focal_px=None) -> list[Prediction]:
+        datasets = {s.meta.get("dataset") for s in samples if isinstance(s, Sample)} - {None}
+        if self._current is None and len(datasets) == 1:  # called outside the runner with Samples
+            self.begin_dataset(datasets.pop())
         if self._current is None:
             raise ModelError(f"{self.name}: routed per dataset, but no dataset was announced "
                              f"(call begin_dataset(name) first, or use {FAMILY}:{self.version}-indoor/-outdoor)")
@@ -315,7 +318,8 @@ def load_depth_anything_metric(arg=None, checkpoint=None, device="auto", precisi
     routing = ("indoor", "outdoor", "mixed", "route", "indoor_repo", "outdoor_repo")
     accepted = ("input_size", "batch_size") + (("repo",) if fixed else routing)
     reject_unknown_options(name, options, accepted)
-    repo = checkpoint or options.pop("repo", None)
+    repo = options.pop("repo", None)
+    repo = checkpoint or repo
     if checkpoint and not fixed:
         raise ModelOptionError(f"{name}: routed between two checkpoints; pass indoor_repo=/outdoor_repo= "
                                "(Hub id or local folder) instead of one checkpoint")
