@@ -68,7 +68,7 @@ RUN_STATUSES = ("running", "complete", "partial", "empty", "interrupted", "faile
 ROW_STATUSES = ("ok", "error")
 KEY_COLUMNS = ("dataset", "sample_id", "task")
 #: Columns holding text; every other column is a float64 number (NaN when missing).
-TEXT_COLUMNS = ("dataset", "sample_id", "task", "status", "error", "focal_source")
+TEXT_COLUMNS = ("dataset", "sample_id", "task", "status", "error", "focal_source", "model_variant")
 
 
 def text_columns() -> frozenset[str]:

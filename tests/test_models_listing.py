@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from dpbench.cli import cli
 from dpbench.models import register_model
-from dpbench.models.listing import COLUMNS, card_rows, model_rows
+from dpbench.models.listing import COLUMNS, LIST_COLUMNS, card_rows, model_rows
 
 
 def _never(**kwargs):
@@ -95,7 +95,113 @@ def test_cli_models_prints_the_table():
     result = CliRunner().invoke(cli, ["models"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == list(COLUMNS)
+    assert lines[0].split() == list(LIST_COLUMNS)
     body = "\n".join(lines[2:])
     assert "probe:gt " in body and "hf:<...>" in body and "predictions:<...>" in body
     assert "zzlist-found" in body and "/somewhere/b.pt" in body
+
+
+# -- route and status (cards of any family, paper rows without a card) -----------------------
+
+register_model("zzroute", output_kind="metric_depth", family=True, default_arg="big",
+               weights=lambda: [("/nowhere/zz.pt", False)])(_never)
+
+
+def _cards_dir(tmp_path, monkeypatch, cards: dict[str, str]):
+    """A baselines folder with these cards and a copy of the shipped paper tables."""
+    import shutil
+
+    from dpbench.resources import resource_dir
+
+    base = tmp_path / "baselines"
+    shutil.copytree(resource_dir("baselines") / "paper", base / "paper")
+    (base / "models").mkdir(parents=True)
+    for name, text in cards.items():
+        (base / "models" / f"{name}.toml").write_text(text)
+    monkeypatch.setenv("DPBENCH_BASELINES_DIR", str(base))
+
+
+def test_status_rules():
+    from dpbench.models import get_model_info
+    from dpbench.models.listing import status_of
+
+    extra, _ = get_model_info("zzlist-extra")
+    needs, _ = get_model_info("zzlist-needs")
+    found, _ = get_model_info("zzlist-found")
+    assert status_of(extra, True) == "needs extra zzextra"
+    assert status_of(needs, None) == "needs dpbench_no_such_module_zz"
+    assert status_of(found, False) == "weights missing" and status_of(found, True) == "runnable"
+    assert status_of(found, None) == "runnable"
+    assert status_of(extra, True, "predictions only") == "predictions only"  # the card's word wins
+    rows = rows_by_name()
+    assert rows["zzlist-missing"]["status"] == "weights missing"
+    assert rows["zzlist-found"]["status"] == "runnable"
+    assert rows["probe:gt"]["status"] == "runnable" and rows["probe:gt"]["route"] == "-"
+    assert rows["hf:<...>"]["route"] == "transformers" and rows["predictions:<...>"]["route"] == "predictions"
+
+
+def test_routes_and_statuses_come_from_temporary_cards(tmp_path, monkeypatch):
+    _cards_dir(tmp_path, monkeypatch, {
+        "zz_family": 'name = "zz_family"\nroute = "torch.hub"\noutput_kind = "metric_depth"\n'
+                     '[[variants]]\nmodel = "zzroute:small"\nnotes = "small one"\n'
+                     '[[variants]]\nmodel = "zzroute:big"\npaper_method = "metric3d"\n'
+                     '[[variants]]\nmodel = "zzroute:old"\nroute = "native"\nstatus = "not runnable yet"\n'
+                     'weights = "somewhere else"\n',
+        "zz_focal": 'name = "zz_focal"\nroute = "predictions"\noutput_kind = "focal_only"\n'
+                    'paper_method = "spec"\nweights = "a Google Drive zip"\nnotes = "write focal.json"\n',
+        "zz_nothing": 'name = "zz_nothing"\ntitle = "a card without a dpbench model"\n',
+    })
+    rows = rows_by_name()
+    assert all(tuple(row) == COLUMNS for row in rows.values())
+    assert rows["zzroute[:<variant>]"]["route"] == "torch.hub"  # the default variant's card
+    small = rows["zzroute:small"]
+    assert (small["route"], small["status"], small["present"]) == ("torch.hub", "weights missing", False)
+    assert small["weights"] == "/nowhere/zz.pt" and small["notes"] == "zz_family: small one"
+    old = rows["zzroute:old"]
+    assert (old["route"], old["status"], old["weights"], old["present"]) == (
+        "native", "not runnable yet", "somewhere else", None)
+    focal = rows["zz_focal"]
+    assert (focal["route"], focal["status"], focal["output_kind"]) == ("predictions", "predictions only",
+                                                                      "focal_only")
+    assert focal["weights"] == "a Google Drive zip" and focal["notes"] == "write focal.json"
+    assert rows["zz_nothing"]["status"] == "no dpbench model"
+    # paper methods no card names get a row each; metric3d and spec are named by the cards above
+    assert "metric3d" not in rows and "spec" not in rows
+    unidepth = rows["unidepth"]
+    assert unidepth["status"] == "no model card"
+    assert unidepth["notes"] == "UniDepth: paper Table 1, Table 2, Table 3 baseline"
+    assert rows["im2pcl"]["notes"] == "im2pcl: paper Table 3 baseline"
+
+
+def test_shipped_cards_cover_every_paper_baseline_with_route_and_status():
+    import csv
+
+    from dpbench.resources import resource_dir
+
+    rows = model_rows()
+    paper = resource_dir("baselines") / "paper"
+    methods = set()
+    for name in ("table1_metric_delta1.csv", "table2_boundary.csv", "table3_focal.csv"):
+        with (paper / name).open(newline="") as handle:
+            methods |= {row["method_id"] for row in csv.DictReader(handle)}
+    from dpbench.report.identity import card_paper_method
+
+    listed = {card_paper_method(row["name"]) or row["name"] for row in rows}
+    by_name = {row["name"]: row for row in rows}
+    # depthpro, DPT and Marigold are listed under their model names (their cards name no variant
+    # with the paper's row, or a registry entry)
+    assert methods - {"depth_pro", "dpt", "marigold"} <= listed
+    assert {"depthpro", "hf:Intel/dpt-hybrid-midas", "marigold[:<repo>]"} <= set(by_name)
+    for focal_only in ("spec", "im2pcl"):
+        assert (by_name[focal_only]["route"], by_name[focal_only]["status"]) == ("predictions", "predictions only")
+    assert by_name["depth-anything-metric:v2"]["route"] == "transformers"
+    assert by_name["depth-anything-metric:v1"]["status"] == "not runnable yet"
+    assert by_name["hf:Intel/zoedepth-nyu-kitti"]["route"] == "transformers"
+
+
+def test_cli_models_json_has_route_and_status():
+    result = CliRunner().invoke(cli, ["models", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    models = {row["name"]: row for row in json.loads(result.output)["models"]}
+    assert models["zzlist-missing"]["status"] == "weights missing"
+    assert models["spec"]["route"] == "predictions"

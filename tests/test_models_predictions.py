@@ -12,7 +12,8 @@ import pytest
 
 from dpbench.errors import ModelError
 from dpbench.io.pfm import write_pfm
-from dpbench.models import get_model_info, load_model
+from dpbench.models import check_prediction, get_model_info, load_model
+from dpbench.tasks import get_task
 from dpbench.types import Sample
 
 H, W = 12, 16
@@ -311,3 +312,73 @@ def test_write_prediction_round_trip(tmp_path, depth):
         write_prediction(tmp_path, "x", np.zeros((2, 2, 3)))
     with pytest.raises(ModelError, match="cannot be mapped"):
         write_prediction(tmp_path, "../x", depth)
+
+
+# -- focal-only folders (Table 3 estimators without depth: SPEC, im2pcl) ----------------------
+
+def test_focal_only_folder_gives_focal_predictions(tmp_path, depth):
+    (tmp_path / "focal.json").write_text(json.dumps({"a": 512.5, "b": 300}))
+    model = load(tmp_path)
+    pred = model.predict(sample("a"))
+    assert pred.focal_px == 512.5 and pred.meta["focal_only"] is True
+    assert pred.meta["focal_source"] == "estimated" and pred.depth.shape == (0, 0)
+    with pytest.raises(ModelError, match=r"focal\.json holds only focal lengths, no depth map"):
+        check_prediction(pred, sample("a"), "metric_depth")
+    missing = model.predict(sample("c"))  # no entry: no estimate, and still no depth
+    assert missing.focal_px is None and missing.meta["focal_only"] is True
+    with pytest.raises(ModelError, match="no usable focal-length estimate"):
+        get_task("focal").score(Sample("c", np.zeros((H, W, 3), np.uint8), focal_px=500.0), missing, None)
+
+
+def test_focal_json_next_to_depth_files_is_not_focal_only(tmp_path, depth):
+    np.save(tmp_path / "a.npy", depth)
+    (tmp_path / "focal.json").write_text(json.dumps({"a": 512.5, "b": 300}))
+    model = load(tmp_path)
+    assert model.predict(sample("a")).meta.get("focal_only") is None
+    with pytest.raises(ModelError, match="no prediction file found"):
+        model.predict(sample("b"))
+
+
+def test_focal_only_dataset_subfolder(tmp_path, depth):
+    (tmp_path / "nyu").mkdir()
+    (tmp_path / "kitti").mkdir()
+    (tmp_path / "nyu" / "focal.json").write_text(json.dumps({"a": 400.0}))
+    np.save(tmp_path / "kitti" / "a.npy", depth)
+    model = load(tmp_path)
+    model.begin_dataset("nyu")
+    assert model.predict(sample("a")).meta["focal_only"] is True
+    model.begin_dataset("kitti")
+    assert model.predict(sample("a")).depth.shape == depth.shape
+
+
+def test_focal_only_folder_scores_the_focal_suite_and_errors_depth_tasks(tmp_path):
+    from click.testing import CliRunner
+
+    from dpbench.cli import cli
+    from dpbench.datasets import open_dataset
+    from dpbench.sample import generate_sample_suite
+    from dpbench.store import list_runs
+
+    data = tmp_path / "data"
+    generate_sample_suite(data / "sample", scale=0.25)
+    exif = open_dataset("exif_folder", data / "sample" / "exif", split="all")
+    truth = {item.id: item.focal_px for item in exif}
+    factors = [1.1, 0.6, 1.3, 1.0, 2.0, 0.8]  # relative errors 0.1, 0.4, 0.3, 0, 1.0, 0.2
+    estimates = {sid: focal * f for (sid, focal), f in zip(sorted(truth.items()), factors, strict=True)}
+    folder = tmp_path / "spec"
+    folder.mkdir()
+    (folder / "focal.json").write_text(json.dumps(estimates))
+    args = ["run", "--model", f"predictions:{folder}", "--suite", "sample", "-d", "exif_folder", "-d",
+            "middlebury", "--data-root", str(data), "--out", str(tmp_path / "runs"), "--no-progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (store,) = list_runs(tmp_path / "runs")
+    rows = store.rows()
+    focal = rows[rows["task"] == "focal"].set_index("sample_id")
+    assert (focal["status"] == "ok").all() and len(focal) == 6
+    for sid, estimate in estimates.items():
+        assert focal.loc[sid, "focal_pred"] == pytest.approx(estimate)
+        assert focal.loc[sid, "focal_rel_err"] == pytest.approx(abs(estimate - truth[sid]) / truth[sid])
+    depth_rows = rows[rows["dataset"] == "middlebury"]
+    assert len(depth_rows) and (depth_rows["status"] == "error").all()
+    assert depth_rows["error"].str.contains("holds only focal lengths, no depth map").all()

@@ -14,7 +14,7 @@ from dpbench.report.paper import paper_results
 from dpbench.report.tables import ALIGNED, DIFF, RUN, UNTRAINED
 
 DA2_RELATIVE = "hf:depth-anything/Depth-Anything-V2-Large-hf"
-DA2_METRIC = "hf:depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf"
+DA2_METRIC = "depth-anything-metric:v2"  # routed indoor/outdoor: the paper's Table 1 row
 
 
 def _run(runs, run_id, model, output_kind, *, options=None, delta_scale=1.0, extra=None, suite="zeroshot"):

@@ -101,10 +101,15 @@ def check_prediction(prediction: Prediction, sample: Sample, output_kind: str | 
     aspect ratio within 2 % (the runner resamples it afterwards); every value finite; and, for
     ``output_kind='metric_depth'``, every value > 0 (metric depth of zero or less is meaningless
     and breaks the log-based metrics). Relative outputs may be zero or negative (affine-invariant).
+    A focal-only prediction (``meta['focal_only']``) is refused: it has no depth to score.
     """
     where = f"sample {sample.id!r}"
     if not isinstance(prediction, Prediction):
         raise ModelError(f"{where}: the model returned {type(prediction).__name__}, not a Prediction")
+    if prediction.meta.get("focal_only"):  # e.g. a predictions folder holding only focal.json
+        source = prediction.meta.get("prediction_file", "the model")
+        raise ModelError(f"{where}: {source} holds only focal lengths, no depth map: "
+                         "only the focal task can score it")
     depth = prediction.depth
     h, w = depth.shape
     if exact_size and (h, w) != (sample.height, sample.width):

@@ -35,6 +35,12 @@ File kinds (values are the model's output as declared by ``output_kind``):
 The output kind is the ``output_kind=`` option, else ``meta.json``'s, else ``metric_depth``.
 Per-sample focal lengths come from the file (npz key, HDF5 attribute) or ``focal.json`` next to
 the dataset's files; they are the external model's estimates (``focal_source='estimated'``).
+
+Focal-only folders: a folder (``<dir>`` or ``<dir>/<dataset>``) holding ``focal.json`` and no
+prediction file at all is the output of a focal-length estimator without depth (Table 3's SPEC and
+im2pcl). Each sample then gets a focal-only prediction (an empty depth map and
+``meta['focal_only']``, see :func:`focal_only_prediction`): the ``focal`` task scores it, and
+every depth task records an error row saying the folder holds only focal lengths.
 A prediction whose shape differs from the image is refused naming the file, unless
 ``resize=True`` (then it is resized bilinearly to the image); non-finite values (and, for metric
 depth, values <= 0) are refused naming the sample id and the file.
@@ -122,6 +128,7 @@ class PredictionsSource(DepthModel):
         self.default_dataset = dataset
         self._dataset: str | None = None
         self._focal_tables: dict[Path, dict[str, float]] = {}
+        self._focal_only_dirs: dict[Path, bool] = {}
         self._scales: dict[Path, float | None] = {}
         self._hdf5_names: dict[str, dict[str, str]] = {}
         self._warned_given_focal = False
@@ -137,6 +144,8 @@ class PredictionsSource(DepthModel):
             array, focal, where = self._read_hdf5(sample.id, dataset)
         else:
             array, focal, where = self._read_file(sample.id, dataset)
+        if array is None:
+            return focal_only_prediction(focal, where)
         depth, meta = self._fit_to_image(array, sample, where)
         meta["prediction_file"] = where
         if focal is not None:
@@ -169,10 +178,13 @@ class PredictionsSource(DepthModel):
             return [confined(self.root / dataset, self.root, "dataset folder", ModelError)]
         return [self.root]
 
-    def _read_file(self, sample_id: str, dataset: str | None) -> tuple[np.ndarray, float | None, str]:
+    def _read_file(self, sample_id: str, dataset: str | None) -> tuple[np.ndarray | None, float | None, str]:
+        """The sample's array, focal and file; the array is None in a focal-only folder."""
         relative = _relative_path(sample_id)
         tried: list[str] = []
         for folder in self._candidate_dirs(dataset):
+            if self._focal_only(folder):  # no entry: no estimate (the focal task says so)
+                return None, self._focal_table(folder).get(sample_id), str(folder / "focal.json")
             found = []
             for stem in _stems(relative):
                 for suffix in FILE_SUFFIXES:
@@ -269,6 +281,14 @@ class PredictionsSource(DepthModel):
                 scale = _positive_scale(value, str(folder / "scale.txt"))
             self._scales[folder] = scale
         return self._scales[folder]
+
+    def _focal_only(self, folder: Path) -> bool:
+        """True when ``folder`` has a ``focal.json`` and no prediction file anywhere below it."""
+        if folder not in self._focal_only_dirs:
+            suffixes = set(FILE_SUFFIXES)
+            self._focal_only_dirs[folder] = (folder / "focal.json").is_file() and not any(
+                path.suffix.lower() in suffixes and path.is_file() for path in folder.rglob("*"))
+        return self._focal_only_dirs[folder]
 
     def _focal_table(self, folder: Path) -> dict[str, float]:
         if folder not in self._focal_tables:
@@ -410,6 +430,17 @@ class PredictionsSource(DepthModel):
             array = cv2.resize(array, (target[1], target[0]), interpolation=cv2.INTER_LINEAR)
             meta["resized"] = True
         return array, meta
+
+
+def focal_only_prediction(focal_px: float | None, where: str) -> Prediction:
+    """A prediction carrying only a focal length (empty 0×0 depth, ``meta['focal_only']``); None
+    when the focal-only folder has no entry for the sample (the focal task then records an error).
+
+    :func:`dpbench.models.check_prediction` refuses it for depth tasks with a message naming
+    ``where``; the focal task reads only ``focal_px``.
+    """
+    meta = {"focal_only": True, "focal_source": "estimated", "prediction_file": where}
+    return Prediction(depth=np.zeros((0, 0), np.float32), focal_px=focal_px, meta=meta)
 
 
 def write_prediction(

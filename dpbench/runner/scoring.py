@@ -73,9 +73,12 @@ def score_sample(dataset: str, sample: Sample, index: int, tasks: Sequence[str],
                 prepared[kind] = exc
             seconds_resize += time.perf_counter() - start
     rows = []
+    variant = prediction.meta.get("model_variant") if isinstance(prediction, Prediction) else None
     for task in task_objects:
         row: dict[str, Any] = {"dataset": dataset, "sample_id": sample.id, "task": task.name,
                                "sample_index": index, **timings, "seconds_resize": seconds_resize}
+        if variant is not None:  # a model routed per dataset says which network made this prediction
+            row["model_variant"] = str(variant)
         start = time.perf_counter()
         try:
             task.check_sample(sample)
