@@ -159,7 +159,10 @@ def displayed_prediction(store: RunStore, dataset, sample) -> DisplayedPredictio
     raw, attrs = store.read_prediction(dataset.name, sample.id)
     output_kind = str(attrs.get("output_kind") or store.manifest.get("model", {}).get("output_kind")
                       or "metric_depth")
-    protocol = Protocol.from_options(store.manifest.get("protocol") or {}).for_dataset(dataset.depth_range)
+    from dpbench.suites import default_protocol_options
+
+    recorded = {**default_protocol_options(), **(store.manifest.get("protocol") or {})}  # older runs: defaults
+    protocol = Protocol.from_options(recorded).for_dataset(dataset.depth_range)
     try:
         pred_map = to_gt_resolution(Prediction(depth=raw), sample, protocol.resize, output_kind)
     except Exception as exc:
