@@ -23,6 +23,7 @@ landscape images leave no gap between them.
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 import warnings
 from dataclasses import dataclass
@@ -69,6 +70,19 @@ def contour_pixels(depth: np.ndarray, threshold: float) -> np.ndarray:
 def short_id(text: str, size: int = 28) -> str:
     """Keep the end of a long sample id (the most specific part) for a plot label."""
     return text if len(text) <= size else "…" + text[-(size - 1):]
+
+
+def sample_label(dataset: str, sample_id: str, extra: str = "") -> str:
+    """A row label short enough to run along one image row: the dataset, then the end of the sample
+    id broken after its slashes into lines of about 16 characters (and ``extra``)."""
+    lines, current = [dataset], ""
+    for part in re.split(r"(?<=/)", short_id(sample_id, 24)):
+        if current and len(current) + len(part) > 16:
+            lines.append(current)
+            current = ""
+        current += part
+    lines += [current, extra]
+    return "\n".join(line for line in lines if line)
 
 
 def display_stride(shape: tuple[int, ...]) -> int:
@@ -201,6 +215,26 @@ def panel_figure(width_ratios: list[float], aspects: list[float], title_lines: i
     return figure, grid
 
 
+def tighten_rows(figure, rounds: int = 3) -> None:
+    """Shrink the figure's height by the vertical slack of its image rows: the layout gives each
+    row a cell, and an image narrower than planned (labels and colour bars take width) would
+    leave a gap above and below it."""
+    for _ in range(rounds):
+        figure.canvas.draw()
+        slack: dict[int, float] = {}
+        for axes in figure.axes:
+            spec = axes.get_subplotspec()
+            if not axes.images or spec is None:
+                continue
+            gap = axes.get_position(original=True).height - axes.get_position().height
+            row = spec.rowspan.start
+            slack[row] = min(slack.get(row, gap), gap)
+        inches = sum(slack.values()) * figure.get_figheight()
+        if inches < 0.02:
+            return
+        figure.set_figheight(figure.get_figheight() - inches)
+
+
 def show_map(figure, cell, data, **style):
     """An image panel without ticks."""
     axes = figure.add_subplot(cell)
@@ -292,10 +326,11 @@ def qualitative_plot(
         _, error_image = show_map(figure, grid[line, 4], error, cmap=ERROR_CMAP, vmin=0.0, vmax=ERROR_CAP)
         colour_bar(figure, grid[line, 5], error_image, "|p − g| / g")
         show_map(figure, grid[line, 6], contour_overlay(image, gt_edges, pred_edges))
-        first.set_ylabel(f"{dataset}\n{short_id(sample.id)}", fontsize=7)
+        first.set_ylabel(sample_label(dataset, sample.id), fontsize=6)
         if line == 0:
             for column, text in zip((0, 1, 2, 4, 6), titles, strict=True):
                 figure.axes[-7 + column].set_title(wrap_label(text), fontsize=8)
     wrapped_suptitle(figure, title, fontsize=9)
+    tighten_rows(figure)
     name = f"{_slug(suite)}_qualitative_{_slug(label)}"
     return Plot(suite, name, title, figure_png(figure)), notes

@@ -38,8 +38,9 @@ from dpbench.report.qualitative import (
     open_datasets,
     panel_figure,
     qualitative_plot,
-    short_id,
+    sample_label,
     show_map,
+    tighten_rows,
     wrap_label,
 )
 from dpbench.report.qualitative_select import (
@@ -138,9 +139,7 @@ def side_by_side_plot(section: SuiteSection, stores: dict[str, RunStore], datase
         style = dict(cmap=INVERSE_DEPTH_CMAP, vmin=low, vmax=high)
         gt_edges = contour_pixels(gt, threshold)
         first, _ = show_map(figure, grid[top, 0], image)
-        label = f"{choice.dataset}\n{short_id(choice.sample_id)}"
-        spread = _spread_text(choice, rule)
-        first.set_ylabel(label + (f"\n{spread}" if spread else ""), fontsize=7)
+        first.set_ylabel(sample_label(choice.dataset, choice.sample_id, _spread_text(choice, rule)), fontsize=6)
         gt_axes, depth_image = show_map(figure, grid[top, 1], gt_inverse, **style)
         colour_bar(figure, grid[top, -1], depth_image, "inverse depth (1/m)")
         legend = figure.add_subplot(grid[bottom, 0])
@@ -165,6 +164,7 @@ def side_by_side_plot(section: SuiteSection, stores: dict[str, RunStore], datase
     title = (f"Suite {section.suite}: predictions side by side, inverse depth on the GT's colour scale "
              f"per sample ({describe_rule(rule)})")
     wrapped_suptitle(figure, title, fontsize=9)
+    tighten_rows(figure)
     return Plot(section.suite, f"{_slug(section.suite)}_side_by_side", title, figure_png(figure)), notes
 
 
