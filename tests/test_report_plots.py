@@ -231,3 +231,16 @@ def test_qualitative_grid_has_colour_bars_and_no_row_gaps(tmp_path, registered, 
     np.testing.assert_allclose(_pixel(png, gt_axes, 27, 20), box, atol=0.02)
     assert PROTOCOL["boundary_thresholds"]  # contours drawn at the protocol's thresholds (title)
     assert "t = 1.15" in figure._suptitle.get_text().replace("\n", " ")
+
+
+def test_the_legend_of_a_narrow_chart_fits_the_figure(tmp_path, captured):
+    rng = np.random.default_rng(5)
+    folders = [standard_run(tmp_path, f"r{i}", model=f"a-rather-long-model-name-{i}", rng=rng) for i in range(4)]
+    report_plots(build_report(folders), qualitative=0)
+    figure, _ = _figure_named(captured, "δ25% per dataset")
+    assert len(figure.axes[0].get_xticks()) == 1  # one dataset: the narrowest bar chart
+    renderer = figure.canvas.get_renderer()
+    assert len(figure.legends) == 1
+    legend_box = figure.legends[0].get_window_extent(renderer)
+    assert _inside(legend_box, figure.bbox) and not legend_box.overlaps(figure.axes[0].get_window_extent(renderer))
+    assert len(figure.legends[0].get_texts()) == 4

@@ -63,16 +63,23 @@ def figure_png(figure) -> bytes:
 
 
 def shared_legend(figure) -> None:
-    """One legend below all panels (cheaper to lay out and easier to read than one per panel)."""
+    """One legend below all panels, outside every axes (cheaper to lay out and easier to read than
+    one per panel), in as many columns (up to 4) as the figure's width holds."""
     handles, labels = {}, []
     for axes in figure.axes:
         for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
             if label not in handles:
                 handles[label] = handle
                 labels.append(label)
-    if labels:
-        figure.legend([handles[label] for label in labels], labels, loc="outside lower center",
-                      ncols=min(4, len(labels)), fontsize=8)
+    if not labels:
+        return
+    renderer = figure.canvas.get_renderer()
+    for ncols in range(min(4, len(labels)), 0, -1):  # as many columns as fit the figure's width
+        legend = figure.legend([handles[label] for label in labels], labels, loc="outside lower center",
+                               ncols=ncols, fontsize=8)
+        if ncols == 1 or legend.get_window_extent(renderer).width <= 0.98 * figure.bbox.width:
+            return
+        legend.remove()
 
 
 def wrapped_suptitle(figure, text: str, fontsize: float = 10):
@@ -85,12 +92,13 @@ def wrapped_suptitle(figure, text: str, fontsize: float = 10):
 def run_style(index: int, count: int, points: int = 0) -> dict:
     """Line style, marker and width of the ``index``-th of ``count`` curves of a panel.
 
-    Each run gets its own (line style, marker) pair; earlier curves are wider so an identical
-    later curve leaves them visible; on curves of many points (``points``) the markers are
+    Each run gets its own (line style, marker) pair; earlier curves are wider, with larger
+    markers, so an identical later curve leaves them visible; on curves of many points (``points``) the markers are
     thinned and staggered per run so identical curves show every run's markers.
     """
     style = {"linestyle": _LINE_STYLES[index % len(_LINE_STYLES)], "marker": _MARKERS[index % len(_MARKERS)],
-             "markersize": 4, "linewidth": 1.0 + 1.2 * (count - 1 - index) / max(1, count - 1)}
+             "markersize": 3.0 + 2.5 * (count - 1 - index) / max(1, count - 1),
+             "linewidth": 1.0 + 1.2 * (count - 1 - index) / max(1, count - 1)}
     if points > _MARKS_PER_CURVE:
         step = max(1, points // _MARKS_PER_CURVE)
         style["markevery"] = (index * max(1, step // max(1, count)) % step, step)
@@ -191,7 +199,7 @@ def focal_cdf_plot(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) 
                       **run_style(i, len(section.aggregates), xs.size))
         for mark in (0.25, 0.5):
             axes.axvline(mark, color="grey", linewidth=0.6, linestyle=":")
-        axes.set_xlim(0.0, 1.0)
+        axes.set_xlim(-0.02, 1.0)  # a curve of exact estimates stands off the axis line
         axes.set_ylim(0.0, 100.0)
         axes.set_title(dataset, fontsize=10)
         axes.set_xlabel("relative focal error |f̂ − f| / f")

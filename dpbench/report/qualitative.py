@@ -288,7 +288,7 @@ def qualitative_plot(
                 raise ValueError("no depth ground truth")
             shown = displayed_prediction(store, datasets[dataset], sample)
         except (KeyError, ValueError) as exc:
-            notes.append(f"{label}: {dataset}/{sample_id}: skipped ({str(exc).strip(chr(34) + chr(39))})")
+            notes.append(f"{label}: {dataset}/{sample_id}: skipped ({exc.args[0] if exc.args else exc})")
             continue
         except Exception as exc:  # unreadable sample file: skip it, say why
             notes.append(f"{label}: {dataset}/{sample_id}: skipped ({type(exc).__name__}: {exc})")
