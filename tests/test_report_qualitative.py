@@ -136,6 +136,7 @@ def test_side_by_side_shares_the_gt_colour_scale_and_draws_contours(tmp_path, re
     assert "qualitative samples of suite sample (first): report_test_depth/s0, report_test_depth/s1" in notes
     html = render_html(report, plots, notes)
     assert escape(plot.title) in html and html.count("<img") == len(plots)
+    assert '<figure id="sample_side_by_side"><img' in html
 
 
 def test_relative_outputs_are_aligned_and_marked(tmp_path, registered, captured):

@@ -52,7 +52,7 @@ from dpbench.report.qualitative_select import (
     select_samples,
 )
 from dpbench.report.tables import SuiteSection
-from dpbench.store import RunStore
+from dpbench.store import RunStore, StoreError
 
 
 def _spread_text(choice: SampleChoice, rule: str) -> str:
@@ -76,14 +76,18 @@ def _empty_panel(figure, cell):
 
 
 def choose_samples(section: SuiteSection, stores: dict[str, RunStore], rows_by_run: dict,
-                   datasets: dict, count: int, rule: str) -> list[SampleChoice]:
+                   datasets: dict, count: int, rule: str, notes: list[str]) -> list[SampleChoice]:
     """The suite's qualitative samples: candidates of the datasets that could be opened and that
-    some run of the section has a cached prediction for, chosen by ``rule``."""
+    some run of the section has a cached prediction for, chosen by ``rule`` (unreadable
+    prediction files go to ``notes``)."""
     run_ids = [agg["run_id"] for agg in section.aggregates]
     saved: set[tuple[str, str]] = set()
     for run_id in run_ids:
         if stores[run_id].has_predictions():
-            saved |= stores[run_id].prediction_keys()
+            try:
+                saved |= stores[run_id].prediction_keys()
+            except StoreError as exc:  # a damaged prediction file costs the pictures, not the report
+                notes.append(f"{section.labels[run_id]}: {exc}")
     rows = {run_id: rows_by_run[run_id] for run_id in run_ids}
     candidates = [key for key in candidate_samples(rows, depth_tasks(), list(datasets)) if key in saved]
     return select_samples(rule, count, rows, candidates)
@@ -113,7 +117,7 @@ def side_by_side_plot(section: SuiteSection, stores: dict[str, RunStore], datase
             except KeyError:
                 notes.append(f"side-by-side figure: {section.labels[run_id]} has no saved prediction "
                              f"for {choice.dataset}/{choice.sample_id}")
-            except ValueError as exc:
+            except Exception as exc:  # cannot be resampled, unreadable file: the panel stays empty
                 notes.append(f"side-by-side figure: {section.labels[run_id]}, "
                              f"{choice.dataset}/{choice.sample_id}: not shown ({exc})")
         lines.append((choice, sample, shown))
@@ -178,7 +182,7 @@ def qualitative_figures(section: SuiteSection, stores: dict[str, RunStore], rows
     for agg in section.aggregates:
         if stores[agg["run_id"]].has_predictions():
             open_datasets(stores[agg["run_id"]].manifest, data_root, notes, opened)
-    choices = choose_samples(section, stores, rows_by_run, opened, count, rule) if opened else []
+    choices = choose_samples(section, stores, rows_by_run, opened, count, rule, notes) if opened else []
     if choices:
         listed = ", ".join(f"{c.dataset}/{c.sample_id}" + (f" ({_spread_text(c, rule)})" if c.spread is not None
                                                            else "") for c in choices)
