@@ -205,3 +205,13 @@ def test_cli_refuses_a_bad_rule_in_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["report", "--runs-dir", str(tmp_path), "--qualitative-select", "differ:delta"])
     assert result.exit_code == 2
     assert "unknown metric 'delta'" in result.output and "Did you mean" in result.output
+
+
+def test_a_damaged_prediction_file_costs_the_pictures_not_the_report(tmp_path, registered):
+    data = _write_data(tmp_path)
+    exact = _run(tmp_path, data, "exact", lambda gt: gt)
+    damaged = _run(tmp_path, data, "damaged", lambda gt: gt)
+    (damaged / "predictions.h5").write_bytes(b"not an HDF5 file")
+    plots, notes = report_plots(build_report([exact, damaged]), qualitative=1)
+    assert "sample_qualitative_exact" in [p.name for p in plots]
+    assert any(note.startswith("damaged: ") and "predictions.h5" in note for note in notes)
