@@ -62,7 +62,7 @@ def _run(tmp_path, data, model, make_prediction, *, saved=SAMPLES, output_kind="
         gt = np.load(data / f"{sample_id}.npz")["depth"]
         prediction = make_prediction(gt).astype(np.float32)
         predictions[sample_id] = prediction
-        depth_like = prediction if output_kind == "metric_depth" else gt
+        depth_like = prediction if output_kind == "metric_depth" and prediction.shape == gt.shape else gt
         rows.append(depth_row(TEST_DATASET, sample_id, depth_like, gt))
     man = manifest(model, model=model, protocol=protocol,
                    datasets=[dataset_entry(TEST_DATASET, ["metric_depth"], root=data, num_samples=3)])
@@ -215,3 +215,16 @@ def test_a_damaged_prediction_file_costs_the_pictures_not_the_report(tmp_path, r
     plots, notes = report_plots(build_report([exact, damaged]), qualitative=1)
     assert "sample_qualitative_exact" in [p.name for p in plots]
     assert any(note.startswith("damaged: ") and "predictions.h5" in note for note in notes)
+
+
+def test_a_smaller_prediction_is_resampled_to_the_gt(tmp_path, registered, captured):
+    data = _write_data(tmp_path)
+    exact = _run(tmp_path, data, "exact", lambda gt: gt)
+    half = _run(tmp_path, data, "half", lambda gt: gt[::2, ::2])  # 20×30 for a 40×60 GT
+    plots, notes = report_plots(build_report([exact, half]), qualitative=1)
+    plot = next(p for p in plots if p.name == "sample_side_by_side")
+    assert not any("half" in note for note in notes)
+    figure = next(iter(captured.values()))
+    heads = {a.get_title(): a for a in figure.axes if a.get_title()}
+    assert heads["half"].images[0].get_array().shape == (40, 60)
+    np.testing.assert_allclose(_pixel(plot.png, figure, heads["half"], 27, 20), _turbo(0.5, 0.125, 0.5), atol=0.02)

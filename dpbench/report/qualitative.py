@@ -148,7 +148,7 @@ def inverse_depth_limits(gt_inverse: np.ndarray) -> tuple[float, float]:
     if not finite.size:
         return 0.0, 1.0
     low, high = np.percentile(finite, INVERSE_DEPTH_PERCENTILES)
-    return float(low), float(high) if high > low else float(low) + 1e-6
+    return float(low), (float(high) if high > low else float(low) + 1e-6)
 
 
 @dataclass
@@ -165,7 +165,9 @@ def displayed_prediction(store: RunStore, dataset, sample) -> DisplayedPredictio
 
     KeyError when the run saved no prediction for it; ValueError when it cannot be resampled.
     """
+    from dpbench.errors import ModelError
     from dpbench.protocol import Protocol
+    from dpbench.suites import default_protocol_options
     from dpbench.tasks.depth import aligned_depth
     from dpbench.tasks.maps import depth_like, to_gt_resolution
     from dpbench.types import Prediction
@@ -173,13 +175,11 @@ def displayed_prediction(store: RunStore, dataset, sample) -> DisplayedPredictio
     raw, attrs = store.read_prediction(dataset.name, sample.id)
     output_kind = str(attrs.get("output_kind") or store.manifest.get("model", {}).get("output_kind")
                       or "metric_depth")
-    from dpbench.suites import default_protocol_options
-
     recorded = {**default_protocol_options(), **(store.manifest.get("protocol") or {})}  # older runs: defaults
     protocol = Protocol.from_options(recorded).for_dataset(dataset.depth_range)
     try:
         pred_map = to_gt_resolution(Prediction(depth=raw), sample, protocol.resize, output_kind)
-    except Exception as exc:
+    except ModelError as exc:  # e.g. resize = none and another size
         raise ValueError(str(exc)) from None
     valid = sample.valid_mask() & np.isfinite(sample.depth)
     method = protocol.alignment_for(output_kind)
