@@ -55,12 +55,13 @@ def _write_data(tmp_path):
 
 
 def _run(tmp_path, data, model, make_prediction, *, saved=SAMPLES, output_kind="metric_depth",
-         protocol=None):
-    """A run of ``model`` whose cached prediction of each sample is ``make_prediction(gt)``."""
+         protocol=None, factors=None):
+    """A run of ``model`` whose cached prediction of each sample is ``make_prediction(gt)`` (times
+    ``factors[sample_id]`` when given)."""
     rows, predictions = [], {}
     for sample_id in SAMPLES:
         gt = np.load(data / f"{sample_id}.npz")["depth"]
-        prediction = make_prediction(gt).astype(np.float32)
+        prediction = (make_prediction(gt) * (factors or {}).get(sample_id, 1.0)).astype(np.float32)
         predictions[sample_id] = prediction
         depth_like = prediction if output_kind == "metric_depth" and prediction.shape == gt.shape else gt
         rows.append(depth_row(TEST_DATASET, sample_id, depth_like, gt))
@@ -228,3 +229,19 @@ def test_a_smaller_prediction_is_resampled_to_the_gt(tmp_path, registered, captu
     heads = {a.get_title(): a for a in figure.axes if a.get_title()}
     assert heads["half"].images[0].get_array().shape == (40, 60)
     np.testing.assert_allclose(_pixel(plot.png, figure, heads["half"], 27, 20), _turbo(0.5, 0.125, 0.5), atol=0.02)
+
+
+def test_cli_draws_the_samples_where_the_runs_differ_most(tmp_path, registered):
+    data = _write_data(tmp_path)
+    exact = _run(tmp_path, data, "exact", lambda gt: gt)
+    # δ1 of "off": 1 on s0 and s2 (ratio below 1.25), 0 on s1: the sample where the runs differ most
+    off = _run(tmp_path, data, "off", lambda gt: gt, factors={"s0": 1.0, "s1": 1.5, "s2": 1.2})
+    html = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", str(exact), str(off), "--format", "html", "--out", str(html),
+                                      "--qualitative", "1", "--qualitative-select", "differ:delta1",
+                                      "--plots", str(tmp_path / "png")])
+    assert result.exit_code == 0, result.output
+    assert f"note: qualitative samples of suite sample (differ:delta1): {TEST_DATASET}/s1 (δ1 spread 100.0 pp)" \
+        in result.output
+    assert (tmp_path / "png" / "sample_side_by_side.png").read_bytes().startswith(b"\x89PNG")
+    assert "largest δ1 spread across the runs" in html.read_text()

@@ -40,6 +40,7 @@ INVERSE_DEPTH_CMAP = "turbo"
 ERROR_CMAP = "inferno"
 INVERSE_DEPTH_PERCENTILES = (2.0, 98.0)
 PANEL_INCHES = 2.0  # width of one image panel
+MAX_WIDTH_INCHES = 20.0  # panels shrink when a figure would be wider (many runs side by side)
 COLORBAR_RATIO = 0.07  # width of a colour bar column, relative to a panel
 GT_ONLY, PREDICTION_ONLY, BOTH = (0.1, 0.9, 0.1), (0.95, 0.1, 0.1), (1.0, 0.9, 0.0)
 CONTOUR_LEGEND = "green GT only, red prediction only, yellow both"
@@ -208,8 +209,8 @@ def panel_figure(width_ratios: list[float], aspects: list[float], title_lines: i
     """A figure and its grid: one column per ``width_ratios`` entry (1 = an image panel), one row per
     ``aspects`` entry (height / width of that row's images), sized so images fill their cells."""
     top = 0.22 * title_lines + 0.25
-    figure = new_figure(PANEL_INCHES * sum(width_ratios) + 0.5,
-                        PANEL_INCHES * sum(aspects) + 0.2 * len(aspects) + top)
+    panel = min(PANEL_INCHES, MAX_WIDTH_INCHES / sum(width_ratios))  # many runs: smaller panels
+    figure = new_figure(panel * sum(width_ratios) + 0.5, panel * sum(aspects) + 0.2 * len(aspects) + top)
     grid = figure.add_gridspec(len(aspects), len(width_ratios), width_ratios=width_ratios,
                                height_ratios=aspects)
     return figure, grid
