@@ -302,7 +302,10 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
 @click.option("--all-runs", is_flag=True,
               help="Show every run of the runs folder, not only the latest per (model, suite).")
 @click.option("--qualitative", type=click.IntRange(min=0), default=4, show_default=True,
-              help="Samples in each run's qualitative grid (needs --save-predictions runs; 0: none).")
+              help="Samples in the side-by-side figure and each run's qualitative grid "
+                   "(needs --save-predictions runs; 0: none).")
+@click.option("--qualitative-select", default="first", show_default=True, metavar="RULE",
+              help="Which samples: first, random:<seed> or differ:<metric> (largest spread across the runs).")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to find the datasets for the qualitative grid if they moved since the run.")
 @click.option("--ties", type=click.Choice(TIE_RULES), default="max", show_default=True,
@@ -326,17 +329,19 @@ def rescore_command(run_ref, runs_dir, new_id, resize, alignment, aggregation, d
               help="With --ci: number of bootstrap resamples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="With --ci: seed of the resamples.")
 def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregation, all_runs,
-                   qualitative, data_root, ties, failures, scatter_metric, scatter_size, by_range,
-                   by_range_metrics, sort_order, ci_level, resamples, seed) -> None:
+                   qualitative, qualitative_select, data_root, ties, failures, scatter_metric, scatter_size,
+                   by_range, by_range_metrics, sort_order, ci_level, resamples, seed) -> None:
     """Ranked tables (and plots) of runs, like the paper's Tables 1-4."""
     import os
 
     from dpbench.report import build_report, collect_runs, render_report
     from dpbench.report.figures import report_plots, write_plots
+    from dpbench.report.qualitative_select import parse_rule
     from dpbench.report.runtime import parse_scatter_metric
     from dpbench.speed.sizes import parse_size
 
     parse_scatter_metric(scatter_metric)  # a bad value fails before any work
+    parse_rule(qualitative_select)
     parse_size(scatter_size)
     stores = collect_runs(runs, runs_dir=runs_dir, suite=suite, latest_only=not all_runs)
     if by_range:
@@ -354,7 +359,8 @@ def report_command(runs, runs_dir, fmt, suite, paper, plots_dir, out, aggregatio
                           sort=sort_order, ci=ci)
     plots, notes = [], []
     if fmt == "html" or plots_dir is not None:
-        plots, notes = report_plots(report, qualitative=qualitative, data_root=data_root,
+        plots, notes = report_plots(report, qualitative=qualitative, qualitative_select=qualitative_select,
+                                    data_root=data_root,
                                     scatter_metric=scatter_metric, scatter_size=scatter_size)
     links = {}
     if plots_dir is not None:

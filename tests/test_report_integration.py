@@ -49,8 +49,11 @@ def test_probes_through_runner_report_and_check(two_probe_runs, tmp_path):
                                       "--out", str(html), "--qualitative", "2"])
     assert result.exit_code == 0, result.output
     text = html.read_text()
-    assert text.count("data:image/png;base64,") >= 4 and "qualitative" not in result.output
+    assert text.count("data:image/png;base64,") >= 5
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: qualitative samples of suite itest (first): {TEST_DATASET}/s0, {TEST_DATASET}/s1"]
     assert "samples (contours" in text  # the qualitative grids are there
+    assert "predictions side by side" in text  # and the side-by-side figure of both runs
 
     baseline = tmp_path / "baseline.json"
     baseline.write_text(render_report(build_report([runs / "probe-gt"]), "json"))

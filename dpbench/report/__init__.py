@@ -5,7 +5,8 @@ Modules: :mod:`~dpbench.report.aggregate` (rows -> per-dataset scores, the end-o
 :mod:`~dpbench.report.select` (which runs), :mod:`~dpbench.report.tables` (paper-style tables),
 :mod:`~dpbench.report.document` (a report), :mod:`~dpbench.report.render` and
 :mod:`~dpbench.report.html` (output formats), :mod:`~dpbench.report.plots`,
-:mod:`~dpbench.report.qualitative` and :mod:`~dpbench.report.figures` (figures),
+:mod:`~dpbench.report.qualitative`, :mod:`~dpbench.report.side_by_side`,
+:mod:`~dpbench.report.qualitative_select` and :mod:`~dpbench.report.figures` (figures),
 :mod:`~dpbench.report.runtime` (speed runs: the Table 5-style runtime table, the Fig. 2 scatter).
 """
 

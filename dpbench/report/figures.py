@@ -13,18 +13,21 @@ from dpbench.report.plots import (
     focal_cdf_plot,
     rank_distribution_plot,
 )
-from dpbench.report.qualitative import qualitative_plot
+from dpbench.report.qualitative_select import DEFAULT_RULE
 from dpbench.report.runtime import DEFAULT_SCATTER_METRIC, DEFAULT_SCATTER_SIZE, scatter_plot
+from dpbench.report.side_by_side import qualitative_figures
 from dpbench.report.upperbound import perturbation_plots
 
 
 def report_plots(
-    report: Report, *, qualitative: int = 4, data_root: str | os.PathLike | None = None,
+    report: Report, *, qualitative: int = 4, qualitative_select: str = DEFAULT_RULE,
+    data_root: str | os.PathLike | None = None,
     scatter_metric: str = DEFAULT_SCATTER_METRIC, scatter_size: str = DEFAULT_SCATTER_SIZE,
 ) -> tuple[list[Plot], list[str]]:
     """Every figure of the report, suite by suite, and notes on figures that could not be drawn.
 
-    ``qualitative`` is the number of samples in each run's qualitative grid (0: no grid);
+    ``qualitative`` is the number of samples of the side-by-side figure and of each run's
+    qualitative grid (0: none), chosen by ``qualitative_select`` (:mod:`dpbench.report.qualitative_select`);
     ``data_root`` re-locates the datasets of runs made on another machine; with speed runs,
     ``scatter_metric`` (DATASET:METRIC) against the latency at ``scatter_size`` is drawn (Fig. 2).
     """
@@ -42,12 +45,10 @@ def report_plots(
                                            report.intervals.options.level)
             plots += [ranks] if ranks is not None else []
         if qualitative > 0:
-            for agg in section.aggregates:
-                plot, why = qualitative_plot(report.stores[agg["run_id"]], section.labels[agg["run_id"]],
-                                             section.suite, count=qualitative, data_root=data_root)
-                notes += why
-                if plot is not None:
-                    plots.append(plot)
+            drawn, why = qualitative_figures(section, report.stores, report.rows, count=qualitative,
+                                             rule=qualitative_select, data_root=data_root)
+            plots += drawn
+            notes += why
     if report.runtime is not None:
         scatter, why = scatter_plot(report, scatter_metric, scatter_size)
         plots += [scatter] if scatter is not None else []

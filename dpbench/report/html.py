@@ -53,9 +53,11 @@ def table_html(table: Table) -> str:
 
 
 def plot_html(plot: Plot) -> str:
-    """A figure with the PNG embedded as a data URI."""
+    """A figure with the PNG embedded as a data URI; its id is the plot's name (a link target,
+    e.g. ``report.html#sample_side_by_side``)."""
     data = base64.b64encode(plot.png).decode("ascii")
-    return (f'<figure><img alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
+    return (f'<figure id="{escape(plot.name)}"><img alt="{escape(plot.title)}" '
+            f'src="data:image/png;base64,{data}">'
             f"<figcaption>{escape(plot.title)}</figcaption></figure>")
 
 

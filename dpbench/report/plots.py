@@ -1,18 +1,24 @@
 """The report's figures (PNG bytes), drawn with matplotlib's Agg canvas (no pyplot, no display).
 
 - per-dataset bars per model for the headline metric of each task (δ1, boundary F1/recall,
-  focal δ25: :attr:`dpbench.tasks.Task.headline`); a bar below full coverage is pale and flagged;
+  focal δ25: :attr:`dpbench.tasks.Task.headline`); every bar carries its value (a zero is drawn
+  as ``0.0``, a missing entry as ``n/a``), and a bar below full coverage is pale and flagged;
 - the focal error CDF (paper Fig. 10 style): % of images whose relative focal error is below x;
 - per-threshold curves of the tasks that store them (:attr:`dpbench.tasks.Task.curve_kinds`:
   boundary precision / recall / F1 against the contour threshold, from the row columns
   ``boundary_{precision,recall,f1}_t{i}``; thresholds from the run's protocol).
-The qualitative grid is in :mod:`dpbench.report.qualitative`.
+Legends sit outside the axes (below the panels), so they never cover a bar or a curve. Runs are
+told apart by colour, line style and marker (:func:`run_style`), and a curve drawn first is drawn
+wider, so a curve identical to a later one still shows around it. Figure titles are wrapped to the
+figure's width (:func:`wrapped_suptitle`), so a long title is never clipped.
+The qualitative figures are in :mod:`dpbench.report.qualitative` and :mod:`dpbench.report.side_by_side`.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +30,9 @@ from dpbench.tasks import get_task, list_tasks, metric_info
 
 DPI = 100
 _KIND_TITLES = {"precision": "precision", "recall": "recall", "f1": "F1"}
+_LINE_STYLES = ("-", "--", "-.", ":")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_MARKS_PER_CURVE = 8  # markers on a long curve (the focal CDF has one point per image)
 
 
 @dataclass
@@ -54,16 +63,51 @@ def figure_png(figure) -> bytes:
 
 
 def shared_legend(figure) -> None:
-    """One legend below all panels (cheaper to lay out and easier to read than one per panel)."""
+    """One legend below all panels, outside every axes (cheaper to lay out and easier to read than
+    one per panel), in as many columns (up to 4) as the figure's width holds."""
     handles, labels = {}, []
     for axes in figure.axes:
         for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
             if label not in handles:
                 handles[label] = handle
                 labels.append(label)
-    if labels:
-        figure.legend([handles[label] for label in labels], labels, loc="outside lower center",
-                      ncols=min(4, len(labels)), fontsize=8)
+    if not labels:
+        return
+    renderer = figure.canvas.get_renderer()
+    for ncols in range(min(4, len(labels)), 0, -1):  # as many columns as fit the figure's width
+        legend = figure.legend([handles[label] for label in labels], labels, loc="outside lower center",
+                               ncols=ncols, fontsize=8)
+        if ncols == 1 or legend.get_window_extent(renderer).width <= 0.98 * figure.bbox.width:
+            return
+        legend.remove()
+
+
+def wrapped_suptitle(figure, text: str, fontsize: float = 10):
+    """The figure's title, broken into lines that fit the figure's width (never clipped)."""
+    width_points = figure.get_figwidth() * 72.0 * 0.95
+    characters = max(20, int(width_points / (0.55 * fontsize)))  # a generous average glyph width
+    return figure.suptitle("\n".join(textwrap.wrap(text, characters)), fontsize=fontsize)
+
+
+def run_style(index: int, count: int, points: int = 0) -> dict:
+    """Line style, marker and width of the ``index``-th of ``count`` curves of a panel.
+
+    Each run gets its own (line style, marker) pair; earlier curves are wider, with larger
+    markers, so an identical later curve leaves them visible; on curves of many points (``points``) the markers are
+    thinned and staggered per run so identical curves show every run's markers.
+    """
+    style = {"linestyle": _LINE_STYLES[index % len(_LINE_STYLES)], "marker": _MARKERS[index % len(_MARKERS)],
+             "markersize": 3.0 + 2.5 * (count - 1 - index) / max(1, count - 1),
+             "linewidth": 1.0 + 1.2 * (count - 1 - index) / max(1, count - 1)}
+    if points > _MARKS_PER_CURVE:
+        step = max(1, points // _MARKS_PER_CURVE)
+        style["markevery"] = (index * max(1, step // max(1, count)) % step, step)
+    return style
+
+
+def bar_value_text(value: float, percent: bool) -> str:
+    """The label written on a bar: its value in the plotted unit."""
+    return f"{value:.1f}" if percent else f"{value:.3g}"
 
 
 def _slug(text: str) -> str:
@@ -138,19 +182,25 @@ def bar_plots(section: SuiteSection) -> list[Plot]:
         for i, agg in enumerate(runs):
             values = [agg["results"].get(d, {}).get(metric) for d in datasets]
             heights = [np.nan if v is None else v * scale for v in values]
-            bars = axes.bar(x - 0.4 + width * (i + 0.5), heights, width, label=section.labels[agg["run_id"]],
-                            hatch="//" if agg["reference"] else None, edgecolor="black", linewidth=0.4,
+            bars = axes.bar(x - 0.4 + width * (i + 0.5), np.nan_to_num(heights, nan=0.0), width,
+                            label=section.labels[agg["run_id"]], hatch="//" if agg["reference"] else None,
+                            edgecolor="black", linewidth=0.4,
                             yerr=interval_errors(agg, datasets, metric, scale), capsize=2)
-            for bar, dataset, height in zip(bars, datasets, heights, strict=True):
-                if np.isfinite(height) and is_flagged(agg, dataset, metric):  # below full coverage
+            texts = ["n/a" if not np.isfinite(h) else bar_value_text(h, info.percent) for h in heights]
+            for j, (bar, dataset, height) in enumerate(zip(bars, datasets, heights, strict=True)):
+                if not np.isfinite(height):  # no value: an empty slot, said in words
+                    bar.set_visible(False)
+                elif is_flagged(agg, dataset, metric):  # below full coverage
                     bar.set_alpha(0.35)
-                    axes.annotate(FLAG, (bar.get_x() + bar.get_width() / 2, height), ha="center", va="bottom")
+                    texts[j] += FLAG
+            axes.bar_label(bars, texts, fontsize=6, padding=1, rotation=90 if len(runs) > 2 else 0)
+        axes.margins(y=0.18)
         axes.set_xticks(x, datasets, rotation=30 if len(datasets) > 4 else 0, ha="right" if len(datasets) > 4 else "center")
         arrow = "higher is better" if info.higher_is_better else "lower is better"
         axes.set_ylabel(f"{info.label}{' (%)' if info.percent else ''}")
         title = f"{info.label} per dataset ({arrow}), suite {section.suite}"
-        axes.set_title(title, fontsize=10)
-        axes.legend(fontsize=7, loc="best")
+        wrapped_suptitle(figure, title, fontsize=10)
+        shared_legend(figure)
         axes.grid(axis="y", alpha=0.3)
         plots.append(Plot(section.suite, f"{_slug(section.suite)}_bars_{metric}", title, figure_png(figure)))
     return plots
@@ -182,7 +232,7 @@ def focal_cdf_plot(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) 
     figure = new_figure(max(5.0, 3.6 * columns), 3.2 * lines)
     for index, dataset in enumerate(datasets):
         axes = figure.add_subplot(lines, columns, index + 1)
-        for agg in section.aggregates:
+        for i, agg in enumerate(section.aggregates):
             errors = np.sort(focal_errors(rows_by_run[agg["run_id"]], dataset))
             if errors.size == 0:
                 continue
@@ -190,10 +240,10 @@ def focal_cdf_plot(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) 
             xs = np.concatenate([[0.0], errors, [max(1.0, errors[-1])]])
             ys = np.concatenate([[0.0], share, [100.0]])
             axes.step(xs, ys, where="post", label=section.labels[agg["run_id"]],
-                      linestyle="--" if agg["reference"] else "-")
+                      **run_style(i, len(section.aggregates), xs.size))
         for mark in (0.25, 0.5):
             axes.axvline(mark, color="grey", linewidth=0.6, linestyle=":")
-        axes.set_xlim(0.0, 1.0)
+        axes.set_xlim(-0.02, 1.0)  # a curve of exact estimates stands off the axis line
         axes.set_ylim(0.0, 100.0)
         axes.set_title(dataset, fontsize=10)
         axes.set_xlabel("relative focal error |f̂ − f| / f")
@@ -201,7 +251,7 @@ def focal_cdf_plot(section: SuiteSection, rows_by_run: dict[str, pd.DataFrame]) 
         axes.grid(alpha=0.3)
     shared_legend(figure)
     title = f"Focal length: error CDF per dataset, suite {section.suite}"
-    figure.suptitle(title, fontsize=11)
+    wrapped_suptitle(figure, title, fontsize=11)
     return Plot(section.suite, f"{_slug(section.suite)}_focal_cdf", title, figure_png(figure))
 
 
@@ -245,12 +295,11 @@ def boundary_threshold_plots(section: SuiteSection, rows_by_run: dict[str, pd.Da
             for kind in kinds:
                 panel += 1
                 axes = figure.add_subplot(lines, per_line, panel)
-                for agg in section.aggregates:
+                for i, agg in enumerate(section.aggregates):
                     curve = curves[(agg["run_id"], dataset, kind)]
                     if curve.size:
-                        axes.plot(_thresholds(agg, curve.size), curve, marker="o", markersize=3,
-                                  label=section.labels[agg["run_id"]],
-                                  linestyle="--" if agg["reference"] else "-")
+                        axes.plot(_thresholds(agg, curve.size), curve, label=section.labels[agg["run_id"]],
+                                  **run_style(i, len(section.aggregates)))
                 axes.set_ylim(-0.02, 1.02)
                 axes.set_title(f"{dataset}: {_KIND_TITLES[kind]}", fontsize=9)
                 if panel > (lines - 1) * per_line:  # bottom line only
@@ -259,6 +308,6 @@ def boundary_threshold_plots(section: SuiteSection, rows_by_run: dict[str, pd.Da
         shared_legend(figure)
         what = "precision / recall / F1" if len(kinds) > 1 else "recall"
         title = f"Boundaries: {what} against the threshold ({'depth' if len(kinds) > 1 else 'mask'} GT), suite {section.suite}"
-        figure.suptitle(title, fontsize=10)
+        wrapped_suptitle(figure, title, fontsize=10)
         plots.append(Plot(section.suite, f"{_slug(section.suite)}_{task}_thresholds", title, figure_png(figure)))
     return plots
