@@ -186,7 +186,7 @@ def test_shipped_cards_cover_every_paper_baseline_with_route_and_status():
             methods |= {row["method_id"] for row in csv.DictReader(handle)}
     from dpbench.report.identity import card_paper_method
 
-    listed = {card_paper_method(row["name"]) or row["name"] for row in rows}
+    listed = {card_paper_method(row["name"].split("[")[0]) or row["name"] for row in rows}
     by_name = {row["name"]: row for row in rows}
     # depthpro, DPT and Marigold are listed under their model names (their cards name no variant
     # with the paper's row, or a registry entry)
@@ -205,3 +205,13 @@ def test_cli_models_json_has_route_and_status():
     models = {row["name"]: row for row in json.loads(result.output)["models"]}
     assert models["zzlist-missing"]["status"] == "weights missing"
     assert models["spec"]["route"] == "predictions"
+
+
+def test_every_paper_table_model_has_a_route_and_the_native_ones_say_so():
+    from dpbench.models.listing import model_rows
+
+    rows = {row["name"]: row for row in model_rows()}
+    assert rows["depthpro"]["route"] == "native"
+    assert rows["marigold[:<repo>]"]["route"] == "diffusers"
+    assert rows["hf:Intel/dpt-hybrid-midas"]["route"] == "transformers"
+    assert not [row for row in rows.values() if row["status"] == "no model card"]  # Tables 1-3 all carded

@@ -367,4 +367,6 @@ def test_dpbench_run_on_the_sample_suite_uses_one_crop_per_domain(upstream_packa
     # middlebury (indoor) ran at 512×1088, sintel (mixed -> the outdoor crop) at 512×992
     shapes = log.read_text().split()
     assert shapes == ["1x3x512x1088"] * 2 + ["1x3x512x992"] * 2
+    variants = rows.groupby("dataset")["model_variant"].agg(set).to_dict()  # recorded on every row
+    assert variants == {"middlebury": {"crop 512x1088"}, "sintel": {"crop 512x992"}}
     json.dumps(record)  # the record is plain JSON

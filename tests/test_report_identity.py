@@ -128,3 +128,12 @@ def test_a_local_clone_of_upstream_code_keeps_the_identity():
     assert model_label(run) == "metric3d-v2:vit-giant2"
     assert paper_identity(run) == ("metric3d_v2", "metric")
     assert paper_identity({**run, "model_options": {"repo": "/x", "crop": "512x992"}}) is None
+
+
+def test_a_predictions_folder_meets_a_paper_row_only_by_its_declared_card_name():
+    spec = {"model": {"name": "predictions:/out/spec", "output_kind": "metric_depth", "declared_by": "spec"}}
+    assert paper_identity(spec) == ("spec", "metric")
+    assert paper_identity({"model": {**spec["model"], "declared_by": "SPEC camera calibration"}}) is None
+    assert paper_identity({"model": {**spec["model"], "declared_by": None}}) is None
+    named_like = {"model": {"name": "predictions:/out/depthpro", "output_kind": "metric_depth"}}
+    assert paper_identity(named_like) is None

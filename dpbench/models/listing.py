@@ -105,11 +105,14 @@ def _registry_row(info: ModelInfo, cards: list[tuple[Path, dict]] = ()) -> dict:
 
 
 def _card_route(info: ModelInfo, cards) -> str:
-    """The route the cards give registry entry ``info``: that of the variant naming it exactly (or
-    its default argument), else of the first variant of its family that declares one."""
+    """The route the cards give registry entry ``info``: that of the card named like it or of the
+    variant naming it exactly (or its default argument), else of the first variant of its family
+    that declares one."""
     exact = {info.name} | ({f"{info.name}:{info.default_arg}"} if info.default_arg else set())
     found = []
     for _, card in cards:
+        if card.get("name") == info.name and card.get("route"):  # a native model's own card
+            found.append((False, str(card["route"])))
         for variant in card.get("variants", []):
             name = str(variant.get("model", ""))
             route = variant.get("route") or card.get("route")

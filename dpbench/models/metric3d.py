@@ -331,7 +331,8 @@ class Metric3D(DepthModel):
             depth = decanonical(canonical_to_image(outputs[0], geometry, height, width), focal, geometry.scale)
         seconds = time.perf_counter() - started
         meta = {"seconds": seconds, "native_hw": list(self.crop), "focal_source": focal_source,
-                "focal_px_used": focal, "resize_scale": geometry.scale}
+                "focal_px_used": focal, "resize_scale": geometry.scale,
+                "model_variant": f"crop {self.crop[0]}x{self.crop[1]}"}  # a text column of every row
         return Prediction(depth=depth.cpu().numpy().astype(np.float32), meta=meta)
 
     def describe(self) -> dict:

@@ -11,7 +11,9 @@
   is the run's model names the paper row in ``paper_method``; the run's output kind (metric vs
   relative) must be the kind of the paper's number (:meth:`PaperMethod.kind_of`); a run with an
   identity-changing option (another config, random weights) stands for no paper row. The display
-  name alone never matches.
+  name alone never matches. A ``predictions:`` folder stands for a paper row only when its
+  ``meta.json`` declares ``"model"`` as exactly a card's model name (e.g. ``spec``, ``im2pcl`` for
+  Table 3's focal-only baselines).
 """
 
 from __future__ import annotations
@@ -91,5 +93,10 @@ def paper_identity(agg: Mapping) -> tuple[str, str] | None:
     if is_untrained(agg) or model_options(agg):
         return None
     model = agg.get("model") or {}
-    method = card_paper_method(str(model.get("name", "")))
+    name = str(model.get("name", ""))
+    if name.startswith("predictions:"):  # made elsewhere: only an exact card name declared in meta.json
+        declared = str(model.get("declared_by") or "").lower()
+        method = _card_index(resource_dir("baselines") / "models").get(declared) if declared else None
+    else:
+        method = card_paper_method(name)
     return (method, output_class(model.get("output_kind"))) if method else None
