@@ -32,7 +32,7 @@ def progress_style(enabled: bool = True) -> str:
 def _amount(value: float, unit: str, unit_scale: bool) -> str:
     """``value`` with its unit, bytes as KiB/MiB/GiB when ``unit_scale``."""
     if not unit_scale:
-        return f"{value:g} {unit}"
+        return f"{value:.0f} {unit}" if float(value).is_integer() else f"{value:.2f} {unit}"
     for prefix in ("", "Ki", "Mi", "Gi", "Ti"):
         if abs(value) < 1024 or prefix == "Ti":
             return f"{value:.1f} {prefix}{unit}" if prefix else f"{value:g} {unit}"

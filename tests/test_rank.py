@@ -102,7 +102,9 @@ def test_paper_numbers_are_converted_to_dpbench_units_and_names():
 def test_model_and_suite_mapping():
     assert paper_method_for_model("depthpro") == "depth_pro"
     assert paper_method_for_model("hf:apple/DepthPro-hf") == "depth_pro"
-    assert paper_method_for_model("hf:depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf") == "depth_anything_v2"
+    assert paper_method_for_model("depth-anything-metric:v2") == "depth_anything_v2"  # routed per dataset
+    # one domain's model alone is not what the paper ran
+    assert paper_method_for_model("hf:depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf") is None
     assert paper_method_for_model("hf:LiheYoung/depth-anything-large-hf") == "depth_anything"
     assert paper_method_for_model("probe:gt") is None
     assert paper_comparable("zeroshot") and not paper_comparable("sample")
