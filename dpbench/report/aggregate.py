@@ -170,6 +170,13 @@ def format_value(metric: str, value: float | None, digits: int | None = None) ->
     return f"{value:.{3 if digits is None else digits}f}"
 
 
+def format_signed(metric: str, value: float | None) -> str:
+    """A difference as :func:`format_value` prints it, with its sign (``+1.2``, ``−0.034``)."""
+    if value is None:
+        return "-"
+    return ("+" if value >= 0 else "−") + format_value(metric, abs(value))
+
+
 def summary_rows(aggregate: dict) -> list[dict[str, str]]:
     """One plain row per dataset of an aggregate (for :func:`summarize_run`)."""
     rows = []

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from dpbench.oom import OOM_PREFIX
-from dpbench.report.aggregate import format_value
+from dpbench.report.aggregate import format_signed, format_value
 from dpbench.report.coverage import DEFAULT_FAILURE_MODE, FLAG, is_flagged, is_oom_entry
 from dpbench.report.identity import (
     UNTRAINED_MARK,
@@ -151,13 +151,6 @@ def _datasets_with(aggregates: list[dict], metric: str) -> list[str]:
     return names
 
 
-def _diff_text(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    text = format_value(metric, abs(value))
-    return ("+" if value >= 0 else "−") + text
-
-
 def _get(results: dict, dataset: str | None, metric: str) -> float | None:
     return results.get(dataset, {}).get(metric) if dataset is not None else None
 
@@ -208,7 +201,7 @@ class _TableBuilder:
                 delta = None if ours is None or theirs is None else ours - theirs
                 flagged = delta is not None and is_flagged(agg, c.dataset, c.metric)
                 subset = delta is not None and _paper_subset(agg, c.dataset)
-                text = _diff_text(c.metric, delta) + (FLAG if flagged else "") + (SUBSET_MARK if subset else "")
+                text = format_signed(c.metric, delta) + (FLAG if flagged else "") + (SUBSET_MARK if subset else "")
                 cells.append(Cell(delta, text, flagged=flagged))
             table.rows.append(Row(f"Δ {self.labels[agg['run_id']]} − {method.method} (paper)", DIFF,
                                   cells, agg["run_id"]))

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dpbench.report.aggregate import aggregate_rows, dataset_task_rows, format_value, open_store
+from dpbench.report.aggregate import (
+    aggregate_rows,
+    dataset_task_rows,
+    format_signed,
+    format_value,
+    open_store,
+)
 from dpbench.report.coverage import is_flagged
 from dpbench.report.identity import model_label
 from dpbench.stats.bootstrap import (
@@ -126,24 +132,17 @@ def compare_runs(run_a: RunStore | str | os.PathLike, run_b: RunStore | str | os
     return result
 
 
-def _signed(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    text = format_value(metric, abs(value))
-    return ("+" if value >= 0 else "−") + text
-
-
 def format_comparison(result: RunComparison) -> str:
     """The comparison as a text table, with a one-line header and a footnote."""
     from dpbench._table import format_table
 
     rows = []
     for d in result.differences:
-        interval = "-" if d.ci_low is None else f"[{_signed(d.metric, d.ci_low)}, {_signed(d.metric, d.ci_high)}]"
+        interval = "-" if d.ci_low is None else f"[{format_signed(d.metric, d.ci_low)}, {format_signed(d.metric, d.ci_high)}]"
         info = metric_info(d.metric)
         rows.append({"dataset": d.dataset, "metric": info.label + (" %" if info.percent and "%" not in info.label else ""),
                      "A": format_value(d.metric, d.a) + ("*" if d.flagged else ""),
-                     "B": format_value(d.metric, d.b), "B − A": _signed(d.metric, d.delta),
+                     "B": format_value(d.metric, d.b), "B − A": format_signed(d.metric, d.delta),
                      f"{100 * result.options.level:g}% CI": interval, "B is": d.verdict})
     head = (f"A = {result.label_a} [{result.run_a}]\nB = {result.label_b} [{result.run_b}]\n"
             f"suite {result.suite}, aggregation {result.aggregation}; paired bootstrap over the images of "
