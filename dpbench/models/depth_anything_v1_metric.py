@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -143,8 +144,9 @@ def build_upstream(name: str, clone: Path, domain: str, checkpoint: Path, relati
             raise MissingExtraError(f"model {name!r} (clone {clone})", "depth-anything-v1", module) from None
         config = get_config("zoedepth", mode, CONFIG_DATASET[domain], pretrained_resource=f"local::{checkpoint}")
         try:
-            model = build_model(config)
-        except RuntimeError as exc:  # load_state_dict(strict=True): missing/unexpected keys, shapes
+            with contextlib.redirect_stdout(sys.stderr):  # upstream prints its resize parameters
+                model = build_model(config)
+        except (RuntimeError, OSError, pickle.UnpicklingError) as exc:  # strict load_state_dict, bad file
             detail = " ".join(str(exc).split())[:300]
             raise ModelError(f"{name}: {checkpoint} does not fit upstream's ZoeDepth model ({detail})") from None
     max_depth = getattr(model, "max_depth", None)
@@ -164,6 +166,11 @@ class V1MetricNetwork:
         self.network = network.to(self.device)
         self.domain = domain
         self.flip = bool(flip)
+        self.n_parameters = sum(p.numel() for p in network.parameters())
+
+    def describe(self) -> dict:
+        """What the routed model's record takes from the built network."""
+        return {"domain": self.domain, "parameters": self.n_parameters}
 
     def _metric(self, batch):
         out = self.network(batch, dataset=CONFIG_DATASET[self.domain])
@@ -208,7 +215,10 @@ class RoutedDepthAnythingV1(RoutedDepthAnything):
                  routes: dict[str, str] | None = None, per_dataset: dict[str, str] | None = None):
         self.clone, self.checkpoints, self.relative_weights = clone, checkpoints, relative_weights
         self.mode, self.flip = mode, flip
-        self.weights_sha256: dict[str, str] = {}
+        from dpbench.runner.provenance import file_sha256
+
+        # the manifest is written before the first dataset: hash every located checkpoint now
+        self.weights_sha256 = {f"v1-{d}": file_sha256(p) for d, p in checkpoints.items()}
         self.name = name
         super().__init__("v1", fixed=fixed, device=device, repos={d: str(p) for d, p in checkpoints.items()},
                          routes=routes, per_dataset=per_dataset)
@@ -222,9 +232,6 @@ class RoutedDepthAnythingV1(RoutedDepthAnything):
             checkpoint = self.checkpoints[model_domain]
             network = build_upstream(self.name, self.clone, model_domain, checkpoint, self.relative_weights,
                                      self.mode)
-            from dpbench.runner.provenance import file_sha256
-
-            self.weights_sha256[f"v1-{model_domain}"] = file_sha256(checkpoint)
             self._networks[model_domain] = V1MetricNetwork(network, domain=model_domain, device=self.device,
                                                            flip=self.flip)
         return self._networks[model_domain]
@@ -233,7 +240,6 @@ class RoutedDepthAnythingV1(RoutedDepthAnything):
         record = super().describe()
         record.pop("revisions", None)
         record.pop("input_size", None)
-        record.pop("parameters", None)
         record.update(
             route="clone",
             code_dir=str(self.clone),
