@@ -150,7 +150,15 @@ def test_working_directory_trap_is_handled_without_touching_cwd(clone, tmp_path,
     shutil.copy(clone / "metric_depth" / "checkpoints" / "depth_anything_vitl14.pth", elsewhere)
     model = load_model("depth-anything-metric:v1-indoor", device="cpu", repo=str(clone),
                        relative_checkpoint=str(elsewhere))
-    assert Path(os.getcwd()) == tmp_path and model.describe()["relative_weights"] == str(elsewhere)
+    assert Path(os.getcwd()) == tmp_path
+    described = model.describe()
+    assert described["relative_weights"] == str(elsewhere) and described["variant"] == "v1-indoor"
+    checkpoint = clone / "metric_depth" / "checkpoints" / "depth_anything_metric_depth_indoor.pt"
+    assert described["repos"] == {"v1-indoor": str(checkpoint)} and described["max_depth"] == {"v1-indoor": 10.0}
+    from dpbench.runner.provenance import file_sha256
+
+    assert described["weights_sha256"] == {"v1-indoor": file_sha256(checkpoint)}
+    assert described["config_dataset"] == {"v1-indoor": "nyu"} and described["parameters"] == 3 * 3 + 3 + 3 + 1 + 3 + 1
 
 
 def test_infer_mode_keeps_the_aspect_ratio_and_flip_can_be_off(clone):

@@ -12,9 +12,10 @@ its two traps:
   ``../torchhub/facebookresearch_dinov2_main``, both relative to the current directory. dpbench
   builds inside a scratch directory whose ``checkpoints/`` and ``../torchhub`` link to the real
   files, so neither the user's working directory nor the clone is touched.
-- **Dataset config.** The head's depth range comes from the dataset named at build time (``nyu``:
-  10 m, ``kitti``: 80 m; none: 10 m). dpbench names ``nyu`` for the indoor checkpoint and ``kitti``
-  for the outdoor one, and refuses a built model whose ``max_depth`` differs.
+- **Dataset config.** The model's ``max_depth`` comes from the dataset named at build time
+  (``nyu``: 10 m, ``kitti``: 80 m; none: 10 m). dpbench names ``nyu`` for the indoor checkpoint and
+  ``kitti`` for the outdoor one, as upstream's README does, and refuses a built model whose
+  ``max_depth`` differs (the published softplus bins do not use it; a ``normed`` head would).
 
 Protocol (upstream's evaluation): RGB in [0, 1] at the image's own size; the model resizes to
 392×518 itself (``mode=eval``; ``mode=infer`` keeps the aspect ratio) and normalises with ImageNet
@@ -253,6 +254,9 @@ class RoutedDepthAnythingV1(RoutedDepthAnything):
             preprocessing="RGB/255 at image size; upstream resizes (bilinear, align_corners) and "
                           "normalises (ImageNet) inside; bilinear align_corners=True to the image",
         )
+        if self.fixed is not None:  # only the fixed model's entries
+            for key in ("repos", "max_depth", "config_dataset"):
+                record[key] = {k: v for k, v in record[key].items() if k == f"v1-{self.fixed}"}
         return record
 
 
