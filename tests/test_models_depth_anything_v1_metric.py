@@ -248,3 +248,17 @@ def test_sample_run_routes_two_datasets_and_records_the_variants(clone, tmp_path
     checkpoints = clone / "metric_depth" / "checkpoints"
     assert model["repos"] == {f"v1-{d}": str(checkpoints / f"depth_anything_metric_depth_{d}.pt") for d in HEADS}
     assert len(model["weights_sha256"]["v1-indoor"]) == 64
+
+
+def test_a_zoedepth_package_imported_from_elsewhere_is_not_used(clone, monkeypatch):
+    import sys
+    import types
+
+    foreign = types.ModuleType("zoedepth")  # e.g. PatchFusion's vendored copy, imported earlier
+    foreign.__file__ = "/elsewhere/external/zoedepth/__init__.py"
+    monkeypatch.setitem(sys.modules, "zoedepth", foreign)
+    for name in [n for n in sys.modules if n.startswith("zoedepth.")]:
+        monkeypatch.delitem(sys.modules, name)
+    model = load_model("depth-anything-metric:v1-indoor", device="cpu", repo=str(clone))
+    assert type(_upstream(model, "indoor")).__module__ == "zoedepth.models.zoedepth"
+    assert sys.modules["zoedepth"].__file__.startswith(str(clone / "metric_depth"))
