@@ -183,7 +183,7 @@ def test_routed_model_loads_each_network_when_its_dataset_begins(repos):
     ("depth-anything-metric:v2", {"mixed": "both"}, "mixed= must be one of"),
     ("depth-anything-metric:v2", {"route": "sintel"}, "route= expects"),
     ("depth-anything-metric:v2-indoor", {"route": "sintel:indoor"}, "unknown option"),
-    ("depth-anything-metric:v1-indoor", {}, "not runnable yet.*predictions:<dir>"),
+    ("depth-anything-metric:v1-indoor", {}, "pass -o repo=<clone dir>"),
 ])
 def test_bad_names_and_options_are_one_line_errors(name, options, message):
     with pytest.raises(ModelError, match=message):

@@ -195,7 +195,7 @@ def test_shipped_cards_cover_every_paper_baseline_with_route_and_status():
     for focal_only in ("spec", "im2pcl"):
         assert (by_name[focal_only]["route"], by_name[focal_only]["status"]) == ("predictions", "predictions only")
     assert by_name["depth-anything-metric:v2"]["route"] == "transformers"
-    assert by_name["depth-anything-metric:v1"]["status"] == "not runnable yet"
+    assert by_name["depth-anything-metric:v1"]["route"] == "clone"
     assert by_name["hf:Intel/zoedepth-nyu-kitti"]["route"] == "transformers"
 
 

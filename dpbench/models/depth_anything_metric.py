@@ -9,7 +9,9 @@ variant         network                                                      max
 ``v2-indoor``   ViT-L fine-tuned on Hypersim (transformers port)             20 m
 ``v2-outdoor``  ViT-L fine-tuned on Virtual KITTI 2 (transformers port)      80 m
 ``v2``          routed: ``v2-indoor`` or ``v2-outdoor`` per dataset          (as routed)
-``v1-*``, v1    Depth Anything v1's ZoeDepth-style fine-tunes: not runnable yet (see the docs)
+``v1-indoor``   v1 ZoeDepth fine-tune on NYUv2 (authors' clone, -o repo=)    10 m
+``v1-outdoor``  v1 ZoeDepth fine-tune on KITTI (authors' clone, -o repo=)    80 m
+``v1``          routed: ``v1-indoor`` or ``v1-outdoor`` per dataset          (as routed)
 ==============  ===========================================================  ===========
 
 Routing: the dataset's ``domain`` (``datasets/<name>.toml``) picks the model; ``mixed`` datasets
@@ -18,7 +20,8 @@ Options ``indoor=``, ``outdoor=``, ``mixed=`` (each ``indoor`` or ``outdoor``) c
 per domain and ``route=<dataset>:<indoor|outdoor>,...`` per dataset. Every prediction carries
 ``meta["model_variant"]`` (copied into the run's rows); ``describe()`` records the rule.
 
-Pre- and post-processing are upstream's (Depth-Anything-V2 ``metric_depth/depth_anything_v2/dpt.py``
+The v1 models run through the authors' code (:mod:`dpbench.models.depth_anything_v1_metric`).
+For v2, pre- and post-processing are upstream's (Depth-Anything-V2 ``metric_depth/depth_anything_v2/dpt.py``
 ``image2tensor`` / ``infer_image``), not the transformers processor's: RGB/255, bicubic resize
 keeping the aspect ratio so that both sides are at least ``input_size`` (518), each side rounded to
 a multiple of 14 (:func:`network_input_size`), ImageNet normalisation; the metric map is resized to
@@ -61,7 +64,6 @@ class Variant:
     repo: str
     max_depth: float
     trained_on: str
-    runnable: bool = True
 
 
 VARIANTS = {
@@ -72,21 +74,12 @@ VARIANTS = {
         Variant("v2-outdoor", "v2", "outdoor", "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf",
                 80.0, "Virtual KITTI 2"),
         Variant("v1-indoor", "v1", "indoor", "LiheYoung/Depth-Anything (Space) "
-                "checkpoints_metric_depth/depth_anything_metric_depth_indoor.pt", 10.0, "NYUv2",
-                runnable=False),
+                "checkpoints_metric_depth/depth_anything_metric_depth_indoor.pt", 10.0, "NYUv2"),
         Variant("v1-outdoor", "v1", "outdoor", "LiheYoung/Depth-Anything (Space) "
-                "checkpoints_metric_depth/depth_anything_metric_depth_outdoor.pt", 80.0, "KITTI",
-                runnable=False),
+                "checkpoints_metric_depth/depth_anything_metric_depth_outdoor.pt", 80.0, "KITTI"),
     )
 }
 ROUTED = ("v1", "v2")
-#: Why v1 cannot run yet; the message of the error and the card's status.
-V1_STATUS = (
-    "not runnable yet: Depth Anything v1's metric models exist only as ZoeDepth-style checkpoints "
-    "built by the authors' metric_depth/ code (no transformers port, no torch.hub entry, relative "
-    "working-directory paths); run upstream's metric_depth/evaluate.py and score its outputs with "
-    "predictions:<dir>"
-)
 
 
 def network_input_size(height: int, width: int, input_size: int = INPUT_SIZE) -> tuple[int, int]:
@@ -215,10 +208,14 @@ class RoutedDepthAnything(DepthModel):
         self.revisions: dict[str, str | None] = {}
         if fixed is not None:
             self._network(fixed)  # a fixed variant loads now: a broken checkpoint fails before the run
-        else:  # both configs now (max_depth checked, revision recorded); the networks when needed
-            for domain in MODEL_DOMAINS:
-                config = load_metric_config(VARIANTS[f"{version}-{domain}"], self.repos[domain])
-                self.revisions[domain] = getattr(config, "_commit_hash", None)
+        else:
+            self._check_sources()
+
+    def _check_sources(self) -> None:
+        """Both configs now (max_depth checked, revision recorded); the networks when needed."""
+        for domain in MODEL_DOMAINS:
+            config = load_metric_config(VARIANTS[f"{self.version}-{domain}"], self.repos[domain])
+            self.revisions[domain] = getattr(config, "_commit_hash", None)
 
     def variant_for(self, dataset: str) -> tuple[str, str]:
         """The model domain (indoor/outdoor) routed to ``dataset`` and why."""
@@ -288,12 +285,22 @@ class RoutedDepthAnything(DepthModel):
         return record
 
 
+def _routing_options(options: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """Pop ``indoor=``/``outdoor=``/``mixed=`` and ``route=`` from ``options``: (routes, per_dataset)."""
+    routes = {domain: _model_domain(options.pop(domain), f"{domain}=")
+              for domain in DEFAULT_ROUTES if domain in options}
+    per_dataset = parse_route(options.pop("route")) if "route" in options else {}
+    return routes, per_dataset
+
+
 def _weights() -> list[tuple[str, bool | None]]:
     places = []
     for variant in VARIANTS.values():
-        if variant.runnable:
+        if variant.version == "v2":
             places.append((f"Hub cache: {variant.repo}", hub_cache_has(variant.repo, "config.json")))
-    return places
+    from dpbench.models.depth_anything_v1_metric import weights_places
+
+    return places + weights_places()
 
 
 @register_model(
@@ -303,7 +310,8 @@ def _weights() -> list[tuple[str, bool | None]]:
     default_arg="v2",
     extra="hf",
     requires=("transformers",),
-    description="Depth Anything metric (v2 ViT-L indoor/outdoor; :v2 routes per dataset domain)",
+    description="Depth Anything metric (v2 ViT-L indoor/outdoor; v1 ZoeDepth NYU/KITTI from a clone, "
+                "-o repo=; :v1/:v2 route per dataset domain)",
     weights=_weights,
 )
 def load_depth_anything_metric(arg=None, checkpoint=None, device="auto", precision="fp32",
@@ -313,8 +321,10 @@ def load_depth_anything_metric(arg=None, checkpoint=None, device="auto", precisi
     if arg not in VARIANTS and arg not in ROUTED:
         raise ModelOptionError(f"{name}: unknown variant; known: {', '.join([*ROUTED, *VARIANTS])}")
     version, _, fixed = arg.partition("-")
-    if version == "v1":
-        raise ModelError(f"{name}: {V1_STATUS}")
+    if version == "v1":  # the authors' ZoeDepth code from a clone (its own module)
+        from dpbench.models.depth_anything_v1_metric import load_v1
+
+        return load_v1(name, fixed or None, checkpoint, device, precision, options, _routing_options)
     routing = ("indoor", "outdoor", "mixed", "route", "indoor_repo", "outdoor_repo")
     accepted = ("input_size", "batch_size") + (("repo",) if fixed else routing)
     reject_unknown_options(name, options, accepted)
@@ -326,9 +336,7 @@ def load_depth_anything_metric(arg=None, checkpoint=None, device="auto", precisi
     repos = {d: options.pop(f"{d}_repo") for d in MODEL_DOMAINS if f"{d}_repo" in options}
     if fixed and repo:
         repos[fixed] = str(repo)
-    routes = {domain: _model_domain(options.pop(domain), f"{domain}=")
-              for domain in DEFAULT_ROUTES if domain in options}
-    per_dataset = parse_route(options.pop("route")) if "route" in options else {}
+    routes, per_dataset = _routing_options(options)
     model = RoutedDepthAnything(version, fixed=fixed or None, device=device, precision=precision,
                                 repos=repos, routes=routes, per_dataset=per_dataset, **options)
     model.name = name
