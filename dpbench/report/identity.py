@@ -26,9 +26,10 @@ from dpbench.resources import load_toml, resource_dir
 
 #: Model options that change speed or memory, not the numbers (left out of labels and identity).
 RUNTIME_OPTIONS = ("batch_size", "channels_last", "compile", "device", "precision", "download")
-#: Model options that say where the same upstream code is read from (a local clone instead of the
-#: hub download; the code's commit is in the manifest), not what is computed.
-SOURCE_OPTIONS = ("repo",)
+#: Model options that say where the same upstream code or weights are read from (a local clone
+#: instead of the hub download, a local copy of a published file; commit and sha256 are in the
+#: manifest), not what is computed.
+SOURCE_OPTIONS = ("repo", "relative_checkpoint", "indoor_checkpoint", "outdoor_checkpoint")
 UNTRAINED_MARK = "⊘"
 _FALSE = {"false", "0", "no", "off"}
 
