@@ -24,6 +24,12 @@ anonymous resident memory (``/proc/self/statm`` resident − shared) every 2 ms;
 (reset before the forward; it includes file pages) is reported too. Outputs are compared with the
 released float32 output: max |Δ| and max |Δ| / max |reference| of the canonical inverse depth, and
 |Δ| of the FoV.
+
+``--profile`` adds one untimed forward per subprocess under ``torch.profiler``, with wall-clock
+hooks on the stages both networks share by module name (the patch-encoder ViT on the 35 windows,
+the image-encoder ViT, the FoV ViT, the FoV convs); "decoder, head and glue" is the rest of the
+forward (projections, window split/merge, decoder, head). Below the stages the operators with the
+largest self time are listed, so that the time outside the ViTs' matrix products is visible.
 """
 
 from __future__ import annotations
@@ -174,6 +180,7 @@ def worker(args: argparse.Namespace) -> dict:
             hwms.append(_status("VmHWM") - before if hwm_ok else None)
         out = (canonical.float().numpy().copy(), None if fov is None else fov.float().numpy().copy())
         del canonical, fov
+    profiled = _profile_forward(network, x, grad_mode, autocast) if args.profile else None
     np.save(args.output, out[0])
     if out[1] is not None:
         np.save(args.output.replace(".npy", "_fov.npy"), out[1])
@@ -181,7 +188,63 @@ def worker(args: argparse.Namespace) -> dict:
         "model": kind, "precision": precision, "seconds": times, "forward_bytes": peaks, "hwm_bytes": hwms,
         "rss_before_bytes": before, "load_seconds": load_seconds, "source": source,
         "parameters": sum(p.numel() for p in network.parameters()), "weights_checksum": touched,
+        "profile": profiled,
     }
+
+
+#: Stages timed by ``--profile``: (label, [(first module, last module)]); a stage runs from the
+#: first module's forward pre-hook to the last one's forward hook. The modules have the same names
+#: in both networks; a ViT is timed from its patch embedding to its final norm, because dpbench's
+#: patch encoder is entered through a method other than ``forward``.
+PROFILE_STAGES = (
+    ("patch encoder ViT (35 windows)", (("encoder.patch_encoder.patch_embed", "encoder.patch_encoder.norm"),)),
+    ("image encoder ViT", (("encoder.image_encoder.patch_embed", "encoder.image_encoder.norm"),)),
+    ("FoV ViT", (("fov.encoder.0.patch_embed", "fov.encoder.0.norm"),)),
+    ("FoV convs", (("fov.downsample", "fov.downsample"), ("fov.head", "fov.head"))),
+)
+
+
+def _profile_forward(network, x, grad_mode, autocast, top: int = 14) -> dict:
+    """One forward with stage hooks under ``torch.profiler``: stage seconds and the top operators."""
+    from torch.profiler import ProfilerActivity, profile
+
+    seconds: dict[str, float] = {label: 0.0 for label, _ in PROFILE_STAGES}
+    handles, starts = [], {}
+    modules = dict(network.named_modules())
+    for label, spans in PROFILE_STAGES:
+        for first, last in spans:
+            if first not in modules or last not in modules:
+                continue
+
+            def pre(_module, _inputs, key=(label, first)):
+                starts[key] = time.perf_counter()
+
+            def post(_module, _inputs, _output, key=(label, first)):
+                seconds[key[0]] += time.perf_counter() - starts.pop(key)
+
+            handles += [modules[first].register_forward_pre_hook(pre), modules[last].register_forward_hook(post)]
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof, grad_mode(), autocast:
+            start = time.perf_counter()
+            network(x)
+            total = time.perf_counter() - start
+    finally:
+        for handle in handles:
+            handle.remove()
+    seconds["decoder, head and glue"] = total - sum(seconds.values())
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    ops = [(e.key, e.self_cpu_time_total / 1e6, e.count) for e in events[:top]]
+    return {"total": total, "stages": seconds, "ops": ops}
+
+
+def _print_profile(job: str, profile: dict) -> None:
+    total = profile["total"]
+    print(f"\nprofile {job} (one profiled forward, {total:.1f} s):")
+    for label, value in profile["stages"].items():
+        print(f"  {label:34s} {value:8.1f} s  {100 * value / total:5.1f} %")
+    print("  operators by self time:")
+    for name, value, count in profile["ops"]:
+        print(f"    {name:40s} {value:8.1f} s  {100 * value / total:5.1f} %  ({count} calls)")
 
 
 def _save_random_checkpoint(config: str, path: str) -> None:
@@ -230,6 +293,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=0, help="untimed forwards first, per subprocess")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--profile", action="store_true", help="per-stage and per-operator profile")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", default=None, help=argparse.SUPPRESS)
@@ -256,6 +320,8 @@ def main() -> None:
                 command = [sys.executable, __file__, "--worker", job, "--output", out, "--checkpoint",
                            args.checkpoint, "--config", args.config, "--threads", str(args.threads),
                            "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--batch", str(args.batch)]
+                if args.profile:
+                    command.append("--profile")
                 if args.released_src:
                     command += ["--released-src", args.released_src]
                 result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -305,6 +371,11 @@ def main() -> None:
                     for d in by_round.values() if {"dpbench:fp32", "released:fp32"} <= set(d)]
         print(f"dpbench / released, fp32, per round: time {', '.join(f'{v:.3f}' for v in ratios_t)}; "
               f"forward memory {', '.join(f'{v:.3f}' for v in ratios_m)}")
+    for job in (["released:fp32"] if "released:fp32" in outputs else []) + jobs:
+        profiled = next((r["profile"] for r in rows if f"{r['model']}:{r['precision']}" == job
+                         and r.get("profile")), None)
+        if profiled:
+            _print_profile(job, profiled)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 
