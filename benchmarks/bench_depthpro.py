@@ -25,8 +25,9 @@ anonymous resident memory (``/proc/self/statm`` resident − shared) every 2 ms;
 released float32 output: max |Δ| and max |Δ| / max |reference| of the canonical inverse depth, and
 |Δ| of the FoV.
 
-``--profile`` adds one untimed forward per subprocess under ``torch.profiler``, with wall-clock
-hooks on the stages both networks share by module name (the patch-encoder ViT on the 35 windows,
+``--profile`` runs the first timed forward of each subprocess under ``torch.profiler`` (its
+overhead is small beside operators of milliseconds; the full model takes minutes per forward on a
+small CPU, so no extra forward is spent), with wall-clock hooks on the stages both networks share by module name (the patch-encoder ViT on the 35 windows,
 the image-encoder ViT, the FoV ViT, the FoV convs); "decoder, head and glue" is the rest of the
 forward (projections, window split/merge, decoder, head). Below the stages the operators with the
 largest self time are listed, so that the time outside the ViTs' matrix products is visible.
@@ -162,17 +163,20 @@ def worker(args: argparse.Namespace) -> dict:
     grad_mode = torch.no_grad if kind == "released" else torch.inference_mode
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
                 else contextlib.nullcontext())
-    times, peaks, hwms = [], [], []
+    times, peaks, hwms, profiled = [], [], [], None
     for repeat in range(args.warmup + args.repeats):
         gc.collect()
         before = _rss()
         hwm_ok = _reset_hwm()
-        with PeakSampler() as sampler, grad_mode(), autocast:
+        profiler = StageProfiler(network) if args.profile and repeat == args.warmup else None
+        with PeakSampler() as sampler, grad_mode(), autocast, profiler or contextlib.nullcontext():
             start = time.perf_counter()
             canonical, fov = network(x)
             seconds = time.perf_counter() - start
         if repeat >= args.warmup:
             times.append(seconds)
+        if profiler is not None:
+            profiled = profiler.result()
         if repeat == 0:
             # Only the first forward of a process: the allocator keeps freed pages afterwards, so
             # later forwards start from a resident set that already holds their working memory.
@@ -180,7 +184,6 @@ def worker(args: argparse.Namespace) -> dict:
             hwms.append(_status("VmHWM") - before if hwm_ok else None)
         out = (canonical.float().numpy().copy(), None if fov is None else fov.float().numpy().copy())
         del canonical, fov
-    profiled = _profile_forward(network, x, grad_mode, autocast) if args.profile else None
     np.save(args.output, out[0])
     if out[1] is not None:
         np.save(args.output.replace(".npy", "_fov.npy"), out[1])
@@ -204,42 +207,55 @@ PROFILE_STAGES = (
 )
 
 
-def _profile_forward(network, x, grad_mode, autocast, top: int = 14) -> dict:
-    """One forward with stage hooks under ``torch.profiler``: stage seconds and the top operators."""
-    from torch.profiler import ProfilerActivity, profile
+class StageProfiler:
+    """Context for one forward: ``torch.profiler`` plus wall-clock hooks on :data:`PROFILE_STAGES`."""
 
-    seconds: dict[str, float] = {label: 0.0 for label, _ in PROFILE_STAGES}
-    handles, starts = [], {}
-    modules = dict(network.named_modules())
-    for label, spans in PROFILE_STAGES:
-        for first, last in spans:
-            if first not in modules or last not in modules:
-                continue
+    def __init__(self, network, top: int = 14):
+        self.network, self.top = network, top
+        self.seconds: dict[str, float] = {label: 0.0 for label, _ in PROFILE_STAGES}
+        self._handles: list = []
+        self._starts: dict = {}
 
-            def pre(_module, _inputs, key=(label, first)):
-                starts[key] = time.perf_counter()
+    def _hook(self, label: str, first: str, last: str, modules: dict) -> None:
+        def pre(_module, _inputs):
+            self._starts[(label, first)] = time.perf_counter()
 
-            def post(_module, _inputs, _output, key=(label, first)):
-                seconds[key[0]] += time.perf_counter() - starts.pop(key)
+        def post(_module, _inputs, _output):
+            self.seconds[label] += time.perf_counter() - self._starts.pop((label, first))
 
-            handles += [modules[first].register_forward_pre_hook(pre), modules[last].register_forward_hook(post)]
-    try:
-        with profile(activities=[ProfilerActivity.CPU]) as prof, grad_mode(), autocast:
-            start = time.perf_counter()
-            network(x)
-            total = time.perf_counter() - start
-    finally:
-        for handle in handles:
+        self._handles += [modules[first].register_forward_pre_hook(pre), modules[last].register_forward_hook(post)]
+
+    def __enter__(self) -> StageProfiler:
+        from torch.profiler import ProfilerActivity, profile
+
+        modules = dict(self.network.named_modules())
+        for label, spans in PROFILE_STAGES:
+            for first, last in spans:
+                if first in modules and last in modules:
+                    self._hook(label, first, last, modules)
+        self._profiler = profile(activities=[ProfilerActivity.CPU])
+        self._profiler.__enter__()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.total = time.perf_counter() - self._start
+        self._profiler.__exit__(*exc)
+        for handle in self._handles:
             handle.remove()
-    seconds["decoder, head and glue"] = total - sum(seconds.values())
-    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-    ops = [(e.key, e.self_cpu_time_total / 1e6, e.count) for e in events[:top]]
-    return {"total": total, "stages": seconds, "ops": ops}
+
+    def result(self) -> dict:
+        """Stage seconds (the rest of the forward as "decoder, head and glue") and top operators."""
+        stages = dict(self.seconds)
+        stages["decoder, head and glue"] = self.total - sum(stages.values())
+        events = sorted(self._profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        ops = [(e.key, e.self_cpu_time_total / 1e6, e.count) for e in events[: self.top]]
+        return {"total": self.total, "stages": stages, "ops": ops}
 
 
 def _print_profile(job: str, profile: dict) -> None:
     total = profile["total"]
-    print(f"\nprofile {job} (one profiled forward, {total:.1f} s):")
+    print(f"\nprofile {job} (the first timed forward, {total:.1f} s):")
     for label, value in profile["stages"].items():
         print(f"  {label:34s} {value:8.1f} s  {100 * value / total:5.1f} %")
     print("  operators by self time:")
