@@ -16,6 +16,7 @@ from dpbench.models.depthpro.graphs import WARMUP_FORWARDS, GraphedForward
 from dpbench.models.depthpro.inference import infer
 from dpbench.models.depthpro.model import create_depthpro
 from dpbench.models.depthpro.network import build_network
+from dpbench.speed.flops import meta_model
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -213,3 +214,6 @@ def test_cuda_graphs_option_needs_cuda():
         create_depthpro(config="tiny", device="cpu", pretrained=False, cuda_graphs=True)
     model = create_depthpro(config="tiny", device="cpu", pretrained=False)
     assert model.describe()["cuda_graphs"] is False
+    # dpbench speed counts FLOPs on meta with the run's options: cuda_graphs is left out there.
+    meta = meta_model("depthpro", {"config": "tiny", "pretrained": False, "cuda_graphs": True})
+    assert meta.device.type == "meta" and meta.cuda_graphs is False
