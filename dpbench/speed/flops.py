@@ -27,7 +27,7 @@ from dpbench.speed.hooks import count_parameters, forward_callable
 from dpbench.speed.sizes import InputSize
 
 #: Options of the real model that mean nothing for an architecture on meta.
-_NOT_FOR_META = ("compile", "batch_size", "channels_last", "download", "pretrained")
+_NOT_FOR_META = ("compile", "cuda_graphs", "batch_size", "channels_last", "download", "pretrained")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Modules: ``config`` (architecture and presets), ``vit`` (timm backbones), ``encoder``,
 ``decoder``, ``fov``, ``network`` (the ``nn.Module`` with the released state-dict layout),
-``inference`` (the released ``infer`` recipe), ``weights`` (look-up, download, safe loading),
+``inference`` (the released ``infer`` recipe), ``graphs`` (CUDA-graph capture and replay), ``weights`` (look-up, download, safe loading),
 ``hf_keys`` (the Hugging Face key mapping), ``model`` (the ``DepthModel`` wrapper). Importing this
 package does not import torch; the factory does.
 """
@@ -21,7 +21,7 @@ from dpbench.models.depthpro.weights import weight_locations
     weights=weight_locations,
 )
 def _load_depthpro(arg=None, checkpoint=None, device="auto", precision="fp32", **options):
-    """Registry factory; options: config, compile, channels_last, batch_size, pretrained, download."""
+    """Registry factory; options: config, compile, cuda_graphs, channels_last, batch_size, pretrained, download."""
     from dpbench.models.depthpro.model import create_depthpro
 
     return create_depthpro(checkpoint, device, precision, **options)

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from dpbench.errors import CheckpointError
-from dpbench.models.base import DepthModel, image_of
+from dpbench.models.base import DepthModel, ModelOptionError, image_of
 from dpbench.models.depthpro.config import DEFAULT, DepthProConfig, get_config
+from dpbench.models.depthpro.graphs import GraphedForward
 from dpbench.models.depthpro.inference import autocast_context, infer, normalize_images
 from dpbench.models.depthpro.network import DepthPro, build_network
 from dpbench.models.depthpro.weights import (
@@ -82,6 +83,7 @@ class DepthProModel(DepthModel):
         batch_size: int = 1,
         channels_last: bool | None = None,
         compile: bool = False,
+        cuda_graphs: bool = False,
         config_name: str = "default",
     ):
         self.name = "depthpro"
@@ -98,6 +100,12 @@ class DepthProModel(DepthModel):
             self.network = self.network.to(memory_format=torch.channels_last)
         self.compiled = bool(compile)
         self._forward = torch.compile(self.network) if compile else self.network
+        # CUDA graphs: one capture per input shape, replayed (see graphs.py); CUDA only.
+        self.cuda_graphs = bool(cuda_graphs)
+        if self.cuda_graphs:
+            if self.device.type != "cuda":
+                raise ModelOptionError(f"depthpro: cuda_graphs=true needs a CUDA device, got {self.device}")
+            self._forward = GraphedForward(self._forward)
         self.provenance = provenance
         self.config_name = config_name
 
@@ -183,6 +191,7 @@ class DepthProModel(DepthModel):
             batch_size=self.batch_size,
             channels_last=self.channels_last,
             compiled=self.compiled,
+            cuda_graphs=self.cuda_graphs,
             native_hw=list(self.native_hw),
             torch=torch.__version__,
         )
@@ -196,6 +205,7 @@ def create_depthpro(
     *,
     config: DepthProConfig | str | None = "default",
     compile: bool = False,
+    cuda_graphs: bool = False,
     channels_last: bool | None = None,
     batch_size: int = 1,
     pretrained: bool = True,
@@ -211,7 +221,7 @@ def create_depthpro(
         network, provenance = load_network(resolved, checkpoint, pretrained=pretrained, download=download)
     return DepthProModel(
         network, provenance, device=device, precision=precision, batch_size=batch_size,
-        channels_last=channels_last, compile=compile, config_name=name,
+        channels_last=channels_last, compile=compile, cuda_graphs=cuda_graphs, config_name=name,
     )
 
 
