@@ -44,6 +44,7 @@ from dpbench.models.depth_anything_metric import (
     RoutedDepthAnything,
 )
 from dpbench.models.hub_cache import is_offline
+from dpbench.models.torchhub import git_commit
 from dpbench.types import Prediction
 
 #: The Hugging Face Space that hosts the checkpoints, and the files in it.
@@ -244,7 +245,7 @@ class RoutedDepthAnythingV1(RoutedDepthAnything):
         record.update(
             route="clone",
             code_dir=str(self.clone),
-            code_commit=_git_commit(self.clone),
+            code_commit=git_commit(self.clone),
             weights_sha256=dict(self.weights_sha256),
             relative_weights=str(self.relative_weights),
             config_dataset={f"v1-{d}": CONFIG_DATASET[d] for d in MODEL_DOMAINS},
@@ -258,19 +259,6 @@ class RoutedDepthAnythingV1(RoutedDepthAnything):
             for key in ("repos", "max_depth", "config_dataset"):
                 record[key] = {k: v for k, v in record[key].items() if k == f"v1-{self.fixed}"}
         return record
-
-
-def _git_commit(folder: Path) -> str | None:
-    """The clone's commit (None when it is not a git checkout)."""
-    if not (folder / ".git").exists():
-        return None
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _flag(name: str, value) -> bool:

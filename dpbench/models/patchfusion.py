@@ -39,6 +39,7 @@ from dpbench.models import register_model
 from dpbench.models.base import DepthModel, ModelOptionError, image_of, reject_unknown_options
 from dpbench.models.device import resolve_device, synchronize
 from dpbench.models.hub_cache import download_hint, is_offline
+from dpbench.models.torchhub import git_commit
 from dpbench.types import Prediction, Sample
 
 EXTRA = "patchfusion"
@@ -200,7 +201,7 @@ class PatchFusionDepth(DepthModel):
             "variant": self.variant,
             "source": self.source,
             "code_dir": str(self.repo) if self.repo else None,
-            "code_commit": _git_commit(self.repo),
+            "code_commit": git_commit(self.repo),
             "mode": self.mode,
             "process_num": self.process_num,
             "image_raw_shape": list(self.raw_shape),
@@ -209,19 +210,6 @@ class PatchFusionDepth(DepthModel):
             "resize_back": "bilinear (dpbench resize_bilinear)",
             "device": str(self.device),
         }
-
-
-def _git_commit(folder: Path | None) -> str | None:
-    """The clone's commit (None when it is not a git checkout)."""
-    if folder is None or not (folder / ".git").exists():
-        return None
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _weights_locations() -> list[tuple[str, bool | None]]:

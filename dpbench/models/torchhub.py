@@ -61,16 +61,24 @@ def hub_checkpoint(filename: str) -> Path:
     return hub_dir() / "checkpoints" / filename
 
 
+def git_commit(folder: Path | None) -> str | None:
+    """The commit a clone of upstream code is at (None when it is not a git checkout): what a run
+    records so that the upstream code it used can be found again."""
+    if folder is None or not (folder / ".git").exists():
+        return None
+    try:
+        return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def _code_provenance(folder: Path) -> dict[str, Any]:
-    """The git commit of a repository folder, else the sha256 of its ``hubconf.py``."""
+    """The git commit of a repository folder, and the sha256 of its ``hubconf.py``."""
     record: dict[str, Any] = {"code_dir": str(folder)}
-    if (folder / ".git").exists():
-        try:
-            commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
-                                    text=True, timeout=10, check=True).stdout.strip()
-            record["code_commit"] = commit
-        except (OSError, subprocess.SubprocessError):
-            pass
+    commit = git_commit(folder)
+    if commit is not None:
+        record["code_commit"] = commit
     hubconf = folder / "hubconf.py"
     if hubconf.is_file():
         record["hubconf_sha256"] = hashlib.sha256(hubconf.read_bytes()).hexdigest()
@@ -121,4 +129,4 @@ def load_hub_entry(model_name: str, source: HubSource, entry: str, *, extra: str
     return module
 
 
-__all__ = ["HubSource", "cached_repo_dir", "hub_checkpoint", "hub_dir", "load_hub_entry", "resolve_hub_source"]
+__all__ = ["HubSource", "cached_repo_dir", "git_commit", "hub_checkpoint", "hub_dir", "load_hub_entry", "resolve_hub_source"]
