@@ -39,11 +39,13 @@ Empty M → every value NaN and ``n_points = 0`` (no warning). Non-finite intrin
 focal lengths, a non-positive threshold, an unknown ``align`` or ``min_depth >= max_depth`` →
 ``ValueError`` naming the argument (a principal point may be 0 or outside the image).
 
-Speed: exact nearest neighbours with ``scipy.spatial.cKDTree`` (``workers=-1``). Queries that lie
-far off a dense surface are the expensive case (about 2πD/s tree leaves reach into the search ball
-of a query at distance D from a surface sampled every s metres), so a Sintel frame takes seconds
-and a full-resolution Booster frame minutes (``benchmarks/bench_pointcloud.py``; measurements and
-the settings tried in ``docs/metrics.md``, "Point clouds").
+Speed: exact nearest neighbours with :mod:`dpbench.metrics.gridnn`, a search that follows the
+depth map (both clouds lie on the same pixel rays): a quadtree of image tiles with oriented-box
+bounds, a half-space bound for everything outside a pixel window, warm starts from the
+neighbouring pixel's nearest point and packets of four queries. About 0.3 s for a Sintel frame and
+10–15 s for a 12-Mpx Booster frame on a 2-core machine (``benchmarks/bench_pointcloud.py``;
+figures in ``docs/metrics.md``). Without numba the same distances come from
+``scipy.spatial.cKDTree`` (seconds for Sintel, minutes for Booster).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from dpbench.metrics import gridnn
 from dpbench.metrics._checks import check_bool_mask, check_real, check_same_shape, to_numpy
 from dpbench.metrics.depth import PRED_CEIL, PRED_FLOOR
 
@@ -108,7 +111,8 @@ def backproject(depth: np.ndarray, rows: np.ndarray, cols: np.ndarray,
 def nearest_distances(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Exact Euclidean distance from every row of ``src`` (N×3) to its nearest row of ``dst`` (M×3).
 
-    ``scipy.spatial.cKDTree`` on ``dst`` with ``eps=0`` (exact) and all CPU threads.
+    ``scipy.spatial.cKDTree`` on ``dst`` with ``eps=0`` (exact) and all CPU threads: for clouds of
+    any shape (:func:`cloud_metrics`); depth maps go through :mod:`dpbench.metrics.gridnn`.
     """
     tree = cKDTree(dst, copy_data=False, **_TREE_KW)
     dist, _ = tree.query(src, k=1, workers=-1)
@@ -177,15 +181,14 @@ def pointcloud_metrics(
     if valid is not None:
         keep &= check_bool_mask(valid, gt.shape, "valid")
 
-    rows, cols = np.nonzero(keep)
-    n = int(rows.size)
+    n = int(np.count_nonzero(keep))
     if n == 0:
         out = dict.fromkeys(PC_KEYS[:-1], math.nan)
         out["n_points"] = 0
         return out
 
-    g = gt[rows, cols]
-    p = pred[rows, cols].astype(np.float64)
+    g = gt[keep]
+    p = pred[keep].astype(np.float64)
     with np.errstate(invalid="ignore"):
         p[~(p > 0)] = PRED_FLOOR  # NaN, -inf, <= 0
     p[p == np.inf] = PRED_CEIL
@@ -196,9 +199,19 @@ def pointcloud_metrics(
     if clip and max_depth is not None:
         np.minimum(p, max_depth, out=p)
 
-    cloud_p = backproject(p, rows, cols, fx, fy, cx, cy)
-    cloud_g = backproject(g, rows, cols, fx, fy, cx, cy)
-    return cloud_metrics(cloud_p, cloud_g, threshold=threshold, cd_squared=cd_squared)
+    if gridnn.numba is None:  # the KD-tree gives the same distances, only slower
+        rows, cols = np.nonzero(keep)
+        cloud_p = backproject(p, rows, cols, fx, fy, cx, cy)
+        cloud_g = backproject(g, rows, cols, fx, fy, cx, cy)
+        return cloud_metrics(cloud_p, cloud_g, threshold=threshold, cd_squared=cd_squared)
+    pred_map = np.zeros(gt.shape, dtype=np.float64)
+    pred_map[keep] = p
+    gt_map = np.where(keep, gt, 0.0)
+    xr = (np.arange(gt.shape[1], dtype=np.float64) - cx) / fx
+    yr = (np.arange(gt.shape[0], dtype=np.float64) - cy) / fy
+    a = gridnn.DepthCloudIndex(gt_map, keep, xr, yr).nearest(pred_map)[keep]
+    b = gridnn.DepthCloudIndex(pred_map, keep, xr, yr).nearest(gt_map)[keep]
+    return _scores(a, b, threshold, cd_squared)
 
 
 def cloud_metrics(
@@ -218,6 +231,11 @@ def cloud_metrics(
             raise ValueError(f"{name}: expected a non-empty N×3 array, got shape {cloud.shape}")
     a = nearest_distances(cloud_pred, cloud_gt)  # predicted → GT (precision side)
     b = nearest_distances(cloud_gt, cloud_pred)  # GT → predicted (recall side)
+    return _scores(a, b, threshold, cd_squared)
+
+
+def _scores(a: np.ndarray, b: np.ndarray, threshold: float, cd_squared: bool) -> dict[str, float]:
+    """Steps 4–5 from the nearest distances a (pred → GT) and b (GT → pred)."""
     if cd_squared:
         cd = float(np.mean(a * a) + np.mean(b * b))
     else:
