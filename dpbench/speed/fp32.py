@@ -183,7 +183,8 @@ def store_differences(store: Any, results: Mapping[str, Mapping[str, float]]) ->
     store.row_file.consolidate(frame)
 
 
-def _number(value: Any) -> str:
+def format_difference(value: Any) -> str:
+    """A difference with three significant digits; ``n/a`` when not measured (``inf`` is shown)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -193,17 +194,18 @@ def _number(value: Any) -> str:
 
 def difference_text(columns: Mapping[str, Any]) -> str:
     """``vs fp32 max |Δ| 0.0123 m (0.000456 rel), median rel 1.2e-05, focal |Δ| 0.3 px``."""
-    text = (f"vs fp32 max |Δ| {_number(columns.get('out_max_abs_diff'))} m "
-            f"({_number(columns.get('out_max_rel_diff'))} rel), "
-            f"median rel {_number(columns.get('out_median_rel_diff'))}")
+    text = (f"vs fp32 max |Δ| {format_difference(columns.get('out_max_abs_diff'))} m "
+            f"({format_difference(columns.get('out_max_rel_diff'))} rel), "
+            f"median rel {format_difference(columns.get('out_median_rel_diff'))}")
     focal = columns.get("out_focal_diff")
     if focal is not None and not (isinstance(focal, float) and math.isnan(focal)):
-        text += f", focal |Δ| {_number(focal)} px"
+        text += f", focal |Δ| {format_difference(focal)} px"
     return text
 
 
-def finite_values(values: Iterable[Any]) -> list[float]:
-    """The finite numbers among ``values`` (None, NaN and non-numbers dropped)."""
+def measured_values(values: Iterable[Any]) -> list[float]:
+    """The numbers among ``values``: None, NaN and non-numbers dropped (``inf``, an output that
+    overflowed, is kept)."""
     out = []
     for value in values:
         try:
@@ -216,5 +218,5 @@ def finite_values(values: Iterable[Any]) -> list[float]:
 
 
 __all__ = ["COMPILE_OPTION", "FP32_DIFF_COLUMNS", "OFF", "SELF", "KeptOutput", "LastResult", "ReferencePlan",
-           "compare_outputs", "difference_text", "first_output", "finite_values", "output_difference",
-           "reference_plan", "reference_record", "speed_only_options", "store_differences"]
+           "compare_outputs", "difference_text", "first_output", "format_difference", "measured_values",
+           "output_difference", "reference_plan", "reference_record", "speed_only_options", "store_differences"]
