@@ -462,7 +462,7 @@ def _compare_fp32(store: RunStore, config: SpeedConfig, name: str, checkpoint: s
     record a reference failure as ``speed.fp32_reference_error`` (the timing rows stay)."""
     by_label = {s.label: s for s in sizes}
     reference_config = dataclasses.replace(config, precision="fp32", compile=False)
-    say(f"  fp32 reference ({', '.join(plan.reasons)} against fp32 eager): {len(kept)} size(s)")
+    say(f"  comparing {len(kept)} size(s) with the fp32 reference (this setup: {', '.join(plan.reasons)})")
     results, error = fp32.compare_outputs(
         lambda: _load(name, checkpoint, str(device), reference_config, plan.options), kept,
         lambda label: random_images(by_label[label], int(config.batch_size), int(config.seed)), device)
