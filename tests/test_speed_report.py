@@ -38,8 +38,9 @@ ENV = {"device": "cpu", "device_name": "Test CPU", "hostname": "host-1", "precis
 
 def speed_run(runs_dir, run_id, *, model="depthpro", config=None, ms=None, peaks=None, oom=(), options=None,
               env=None, params=951_991_330, flops_hd=19_248e9, native=(1536, 1536), speed_extra=None,
-              created="2026-01-02T00:00:00Z"):
-    """A finished speed run: ``ms`` = size label -> median ms per image (batch 1)."""
+              created="2026-01-02T00:00:00Z", diffs=None):
+    """A finished speed run: ``ms`` = size label -> median ms per image (batch 1); ``diffs`` =
+    size label -> the fp32 difference columns of that row."""
     ms = dict(ms or {"vga": 400.0, "hd": 682.6, "4k-paper": 1023.9})
     peaks = dict(peaks or {})
     sizes = list(ms) + [s for s in oom if s not in ms]
@@ -62,7 +63,7 @@ def speed_run(runs_dir, run_id, *, model="depthpro", config=None, ms=None, peaks
             row.update(status="error", error="OOM: OutOfMemoryError: CUDA out of memory")
         else:
             row.update(status="ok", error="", latency_ms_median=ms[size], ms_per_image_median=ms[size],
-                       peak_mem_mb=peaks.get(size, 100.0 * (index + 1)))
+                       peak_mem_mb=peaks.get(size, 100.0 * (index + 1)), **(diffs or {}).get(size, {}))
         rows.append(row)
     store.append_rows(rows)
     store.consolidate()
@@ -131,6 +132,44 @@ def test_paper_row_and_ratios_beside_the_matching_model(tmp_path):
     assert r"depthpro [dp] / Depth Pro (paper) & $\times$1.89" in latex and r"1536$\times$1536" in latex
     html = render_report(report, "html")
     assert "<h2>Speed</h2>" in html and '<tr class="paper"><td>Depth Pro (paper)</td><td>504.0M</td>' in html
+
+
+def _diffs(max_rel, focal=float("nan")):
+    return {"out_max_abs_diff": max_rel * 10, "out_max_rel_diff": max_rel, "out_median_rel_diff": max_rel / 4,
+            "out_focal_diff": focal}
+
+
+def test_runtime_table_shows_the_largest_relative_difference_from_fp32(tmp_path):
+    env = {**ENV, "precision": "bf16"}
+    speed_run(tmp_path, "bf", ms={"vga": 300.0, "hd": 500.0, "4k-paper": 900.0}, env=env,
+              diffs={"vga": _diffs(2e-3, 1.5), "hd": _diffs(4e-3), "4k-paper": _diffs(float("inf"))},
+              created="2026-01-02T00:00:00Z")
+    speed_run(tmp_path, "f32", ms={"vga": 400.0}, created="2026-01-03T00:00:00Z")  # plain fp32: no diffs
+    report = build_report([tmp_path / "bf", tmp_path / "f32"], paper=True)
+    text = render_report(report, "markdown")
+    assert "| Max rel. Δ vs fp32 |" in text
+    # the largest over the sizes (an overflow, inf, is the largest); '-' for the plain fp32 run
+    assert md_row(text, "depthpro [bf]")[7:10] == ["300", "inf", "Test CPU"]
+    assert md_row(text, "depthpro [f32]")[7:10] == ["100", "-", "Test CPU"]
+    assert md_row(text, "Depth Pro (paper)")[7:9] == ["-", "-"]  # the paper row keeps its columns aligned
+    assert md_row(text, "Depth Pro (paper)")[9] == "V100 (paper)"
+    assert any("Max rel. Δ vs fp32" in note for note in report.runtime.table.notes)
+    document = json.loads(render_report(report, "json"))
+    bf, f32 = document["runtime"]
+    assert bf["max_rel_diff_vs_fp32"] == "inf" and f32["max_rel_diff_vs_fp32"] is None and f32["fp32_diff"] == {}
+    assert bf["fp32_diff"]["vga"] == {"out_max_abs_diff": 0.02, "out_max_rel_diff": 2e-3,
+                                      "out_median_rel_diff": 5e-4, "out_focal_diff": 1.5}
+    assert bf["fp32_diff"]["hd"]["out_focal_diff"] is None  # NaN: no focal
+    records = render_report(report, "csv").splitlines()
+    assert "speed,run,bf,depthpro,,out_max_rel_diff,inf" in records
+    assert not [r for r in records if r.startswith("speed,run,f32,") and ",out_max_rel_diff," in r]
+    latex = render_report(report, "latex")
+    assert r"Peak MiB & Max rel. $\Delta$ vs fp32 & Device" in latex and r"& 300 & inf & Test CPU" in latex
+    assert "<th>Max rel. Δ vs fp32</th>" in render_report(report, "html")
+    # finite values are printed in scientific notation
+    speed_run(tmp_path, "bf2", ms={"vga": 300.0}, env=env, diffs={"vga": _diffs(2.5e-3)})
+    text = render_report(build_report([tmp_path / "bf2"]), "markdown")
+    assert md_row(text, "depthpro")[5:7] == ["100", "2.50e-03"]
 
 
 def test_accuracy_and_speed_runs_in_one_report(tmp_path):

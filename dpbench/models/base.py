@@ -23,6 +23,10 @@ class DepthModel:
     name: str = ""
     output_kind: str = "metric_depth"
     reads_ground_truth: ClassVar[bool] = False
+    #: Factory options that change only how fast the same numbers are computed (memory layout,
+    #: graph capture, compilation), not the model: ``dpbench speed`` loads its fp32 reference
+    #: without them to measure how far such a setup's output moves (``dpbench/speed/fp32.py``).
+    speed_only_options: ClassVar[frozenset[str]] = frozenset()
 
     def predict(self, sample_or_image: Sample | np.ndarray, focal_px: float | None = None) -> Prediction:
         raise NotImplementedError

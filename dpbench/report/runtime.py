@@ -5,7 +5,9 @@ size, not per-sample scores, so it does not go through the accuracy tables. Inst
 
 - :func:`build_runtime_section` makes one table row per speed run: parameters, GFLOPs and GMACs
   at HD, native output resolution, milliseconds per image at each measured size, the largest
-  peak memory over the sizes, device and precision. With ``paper=True`` the published Table 5
+  peak memory over the sizes, device and precision, and, when any run was compared with its fp32
+  reference (``dpbench speed`` of a non-plain setup), the largest relative output difference
+  over the sizes (``out_max_rel_diff``, :mod:`dpbench.speed.fp32`). With ``paper=True`` the published Table 5
   row (``baselines/paper/table5_runtime.csv``) is put after each run whose model the paper
   evaluated *with the same network* (see :func:`paper_runtime_method`), followed by a row of
   ratios ours / paper. The paper's "FLOPs" column is fvcore's count, i.e. multiply-accumulates,
@@ -27,6 +29,7 @@ from dpbench.errors import DpbenchError
 from dpbench.oom import OOM_PREFIX, is_oom_text
 from dpbench.report.paper import paper_dir, paper_method_for_model, parse_number, read_paper_csv
 from dpbench.report.tables import DIFF, PAPER, RUN, Cell, Column, Row, Table, run_labels
+from dpbench.speed.fp32 import FP32_DIFF_COLUMNS, measured_values
 from dpbench.store import RunStore
 
 SPEED_KIND = "speed"
@@ -70,6 +73,14 @@ class SpeedEntry:
     sizes: list[str]
     size_pixels: dict[str, tuple[int, int]]
     label: str = ""
+    #: size label -> the fp32 difference columns (only sizes compared with the fp32 reference)
+    fp32_diff: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def max_rel_diff(self) -> float | None:
+        """The largest ``out_max_rel_diff`` over the sizes; None when no size was compared."""
+        values = measured_values(columns.get("out_max_rel_diff") for columns in self.fp32_diff.values())
+        return max(values) if values else None
 
     @property
     def gmacs_hd(self) -> float | None:
@@ -105,6 +116,7 @@ def speed_entry(store: RunStore, run_id: str | None = None) -> SpeedEntry:
     ms: dict[str, float | None] = {}
     status: dict[str, str] = {}
     peaks = []
+    fp32_diff: dict[str, dict[str, float]] = {}
     for _, row in rows.iterrows():
         label = str(row["sample_id"])
         if row.get("status") != "ok":
@@ -117,6 +129,8 @@ def speed_entry(store: RunStore, run_id: str | None = None) -> SpeedEntry:
             latency, batch = _finite(row.get("latency_ms_median")), _finite(row.get("batch_size")) or 1.0
             value = None if latency is None else latency / max(batch, 1.0)
         ms[label], status[label] = value, "ok"
+        if measured_values(row.get(column) for column in FP32_DIFF_COLUMNS):
+            fp32_diff[label] = {column: float(row.get(column, math.nan)) for column in FP32_DIFF_COLUMNS}
         peak = _finite(row.get("peak_mem_mb"))
         if peak is not None:
             peaks.append(peak)
@@ -130,7 +144,8 @@ def speed_entry(store: RunStore, run_id: str | None = None) -> SpeedEntry:
         params=_finite(speed.get("params")), gflops_hd=None if _finite(speed.get("flops_at_hd")) is None
         else float(speed["flops_at_hd"]) / 1e9,
         native=(int(native[1]), int(native[0])) if native else None,
-        ms=ms, status=status, peak_mb=max(peaks) if peaks else None, sizes=order, size_pixels=pixels)
+        ms=ms, status=status, peak_mb=max(peaks) if peaks else None, sizes=order, size_pixels=pixels,
+        fp32_diff=fp32_diff)
 
 
 # --- the paper's Table 5 ------------------------------------------------------------------
@@ -193,6 +208,11 @@ def _params_text(value: float | None) -> str:
     return f"{value / 1e6:.1f}M" if value < 1e9 else f"{value / 1e9:.3f}G"
 
 
+def _difference_text(value: float | None) -> str:
+    """A relative difference in scientific notation (they span many orders of magnitude)."""
+    return "-" if value is None else f"{value:.2e}"
+
+
 def _ratio(ours: float | None, theirs: float | None) -> Cell:
     if ours is None or theirs is None or theirs == 0:
         return Cell(None, "-")
@@ -222,8 +242,10 @@ def build_runtime_section(stores: Mapping[str, RunStore], *, paper: bool = False
     columns = [Column("Params", "params"), Column("GFLOPs @HD", "gflops_hd"), Column("GMACs @HD", "gmacs_hd"),
                Column("Native", "native")]
     columns += [Column(_size_header(s, pixels), "ms", s) for s in sizes]
-    columns += [Column("Peak MiB", "peak_mem_mb"), Column("Device", "device"), Column("Precision", "precision"),
-                Column("Run", "run_id")]
+    compared = any(entry.max_rel_diff is not None for entry in entries)
+    columns += [Column("Peak MiB", "peak_mem_mb")]
+    columns += [Column("Max rel. Δ vs fp32", "out_max_rel_diff")] if compared else []
+    columns += [Column("Device", "device"), Column("Precision", "precision"), Column("Run", "run_id")]
     table = Table("runtime", "Runtime (Table 5 style): milliseconds per image, median", columns)
     notes = []
     for entry in entries:
@@ -234,8 +256,9 @@ def build_runtime_section(stores: Mapping[str, RunStore], *, paper: bool = False
             state = entry.status.get(size)
             cells.append(Cell(entry.ms.get(size), _num(entry.ms[size], 1)) if state == "ok"
                          else Cell(None, state or "-"))
-        cells += [Cell(entry.peak_mb, _num(entry.peak_mb, 0)), Cell(None, entry.device), Cell(None, entry.precision),
-                  Cell(None, entry.run_id)]
+        cells += [Cell(entry.peak_mb, _num(entry.peak_mb, 0))]
+        cells += [Cell(entry.max_rel_diff, _difference_text(entry.max_rel_diff))] if compared else []
+        cells += [Cell(None, entry.device), Cell(None, entry.precision), Cell(None, entry.run_id)]
         table.rows.append(Row(entry.label, RUN, cells, entry.run_id))
         if not paper:
             continue
@@ -254,19 +277,32 @@ def build_runtime_section(stores: Mapping[str, RunStore], *, paper: bool = False
             theirs = published.ms.get(size)
             paper_cells.append(Cell(theirs, _num(theirs, 1)))
             ratio_cells.append(_ratio(entry.ms.get(size), theirs))
-        paper_cells += [Cell(None, "-"), Cell(None, "V100 (paper)"), Cell(None, "-"), Cell(None, "-")]
-        ratio_cells += [Cell(None, "-")] * 4
+        paper_cells += [Cell(None, "-")] * (2 if compared else 1)
+        paper_cells += [Cell(None, "V100 (paper)"), Cell(None, "-"), Cell(None, "-")]
+        ratio_cells += [Cell(None, "-")] * (5 if compared else 4)
         table.rows.append(Row(f"{published.method} (paper)", PAPER, paper_cells, method=published.method))
         table.rows.append(Row(f"{entry.label} / {published.method} (paper)", DIFF, ratio_cells, entry.run_id,
                               method=published.method))
     table.notes.append("ms per image: median over the repeats of the full predict path (pre-processing, "
                        "network, resizing back); OOM: out of memory at that size. GFLOPs count 2 per "
                        "multiply-accumulate, GMACs = GFLOPs / 2. Peak MiB: the largest over the sizes.")
+    if compared:
+        table.notes.append("Max rel. Δ vs fp32: the largest over the sizes of max |depth − fp32 depth| / "
+                           "max |fp32 depth| on the first timed image, against the same model at fp32 without "
+                           "compile or speed-only options; '-': a plain fp32 run (its own reference) or not "
+                           "compared.")
     if paper and any(row.kind == PAPER for row in table.rows):
         table.notes.append("Paper rows: Table 5 of the paper (a V100 GPU; precision not stated). Its 'FLOPs' "
                            "are fvcore multiply-accumulates, shown under GMACs; its 4K column timed 4032×3024 "
                            "photos (size 4k-paper). Ratio rows: ours / paper.")
     return RuntimeSection(entries, sizes, table, paper, notes)
+
+
+def _json_difference(value: float | None) -> float | str | None:
+    """A difference as JSON has it: None when not measured (NaN), ``"inf"`` for an overflow."""
+    if value is None or math.isnan(value):
+        return None
+    return value if math.isfinite(value) else "inf"
 
 
 def runtime_json(section: RuntimeSection | None) -> list[dict] | None:
@@ -288,7 +324,11 @@ def runtime_json(section: RuntimeSection | None) -> list[dict] | None:
                     "model_options": entry.options, "device": entry.device, "precision": entry.precision,
                     "params": entry.params, "gflops_hd": entry.gflops_hd, "gmacs_hd": entry.gmacs_hd,
                     "native": list(entry.native) if entry.native else None, "ms_per_image": entry.ms,
-                    "status": entry.status, "peak_mem_mb": entry.peak_mb, "paper": paper})
+                    "status": entry.status, "peak_mem_mb": entry.peak_mb,
+                    "max_rel_diff_vs_fp32": _json_difference(entry.max_rel_diff),
+                    "fp32_diff": {size: {k: _json_difference(v) for k, v in columns.items()}
+                                  for size, columns in entry.fp32_diff.items()},
+                    "paper": paper})
     return out
 
 

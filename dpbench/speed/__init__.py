@@ -11,6 +11,8 @@ Modules, one concept each:
 - :mod:`~dpbench.speed.hooks`: the optional model protocol (``forward_callable``) and the
   out-of-memory test;
 - :mod:`~dpbench.speed.run`: a speed measurement stored as a run (``kind: "speed"``);
+- :mod:`~dpbench.speed.fp32`: the output difference of a non-plain setup (fp16/bf16, compile,
+  speed-only options) from the same model at fp32;
 - :mod:`~dpbench.speed.check`: :func:`check_speed`, a candidate against a baseline measured in
   the same job;
 - :mod:`~dpbench.speed.table`: the Table 5-style text print;

@@ -50,14 +50,20 @@ def _parse_options(pairs: tuple[str, ...], hint: str) -> dict:
 @click.option("--baseline-option", "baseline_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the baseline model's factory (repeatable).")
 @click.option("--baseline-checkpoint", default=None, metavar="PATH", help="Checkpoint of the baseline model.")
+@click.option("--compare-fp32/--no-compare-fp32", "compare_fp32", default=None,
+              help="After timing, run the model at fp32 without compile and speed-only options on the same "
+                   "images and store the output difference per size [default: on unless the setup is "
+                   "plain fp32].")
 @click.pass_context
 def speed(ctx, model, model_options, checkpoint, device, precision, sizes, batch_size, warmup, repeats,
-          compile_, out, run_id, baseline_model, baseline_options, baseline_checkpoint) -> None:
+          compile_, out, run_id, baseline_model, baseline_options, baseline_checkpoint, compare_fp32) -> None:
     """Measure latency, throughput, peak memory, parameters and FLOPs of a model (Table 5).
 
     Random images of each size go through the model's full predict path (pre-processing,
     network, post-processing to the input size) and, where the model exposes it, through the
-    network forward alone. The result is a run (kind "speed") with one row per size.
+    network forward alone. The result is a run (kind "speed") with one row per size. A setup
+    other than plain fp32 (fp16/bf16, --compile, speed-only options such as Depth Pro's
+    cuda_graphs or channels_last) also gets its output difference from the fp32 model.
     """
     from dpbench.speed.run import SpeedConfig, run_speed
     from dpbench.speed.table import format_speed_table
@@ -67,7 +73,7 @@ def speed(ctx, model, model_options, checkpoint, device, precision, sizes, batch
         device=device, precision=precision, sizes=sizes, batch_size=batch_size, warmup=warmup,
         repeats=repeats, compile=compile_, out=out, run_id=run_id, baseline_model=baseline_model,
         baseline_options=_parse_options(baseline_options, "--baseline-option"),
-        baseline_checkpoint=baseline_checkpoint,
+        baseline_checkpoint=baseline_checkpoint, compare_fp32=compare_fp32,
     )
     try:
         result = run_speed(config, say=lambda message: click.echo(message, err=True))

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from dpbench.oom import OOM_MESSAGES, is_out_of_memory, release_memory  # noqa: F401 - re-exported
+from dpbench.oom import OOM_MESSAGES, is_out_of_memory, oom_text, release_memory  # noqa: F401 - re-exported
 
 
 def forward_callable(model: Any, images: list[np.ndarray]) -> Callable[[], object] | None:
@@ -75,5 +75,14 @@ def count_parameters(model: Any) -> int | None:
     return total
 
 
-__all__ = ["count_parameters", "forward_callable", "is_out_of_memory", "native_hw", "release_memory",
+def failure_text(exc: BaseException) -> str:
+    """The one-line error of a failed measurement: ``OOM: ...`` for an allocation failure, else
+    the exception's type and the first line of its message."""
+    if is_out_of_memory(exc):
+        return oom_text(exc)
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first_line}"
+
+
+__all__ = ["count_parameters", "failure_text", "forward_callable", "is_out_of_memory", "native_hw", "release_memory",
            "torch_modules"]

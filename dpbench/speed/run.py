@@ -11,6 +11,12 @@ Layout: an ordinary run folder ``<out>/<run-id>/`` written through :class:`~dpbe
   (``vga``, ``hd``, ``4k``, ``800x600``), status ``ok`` or ``error`` (error text ``OOM: ...`` for
   an allocation failure) and the numeric columns of :data:`SPEED_COLUMNS`.
 
+A setup other than plain fp32 (precision fp16/bf16, ``compile``, or a speed-only model option)
+is compared with its fp32 reference after all sizes are timed (:mod:`dpbench.speed.fp32`): the
+columns ``out_*_diff`` of each measured size, ``speed.fp32_reference`` (``"self"`` for a plain
+fp32 setup, ``"off"`` when not asked, else how the reference was loaded) and
+``speed.fp32_reference_error`` when the reference failed (the timing rows are kept).
+
 A baseline model (``baseline_model``) is measured in the same job, after the candidate, on the
 same sizes, and stored as a **second run** (``<run-id>.baseline``); the two manifests point at
 each other (``speed.baseline_run`` / ``speed.candidate_run``), so that every run keeps one model,
@@ -25,6 +31,8 @@ newest unfinished speed run of the same setup in ``out`` is continued.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -40,10 +48,11 @@ from typing import Any
 import numpy as np
 
 from dpbench.errors import DpbenchError, ModelError
-from dpbench.oom import oom_text
+from dpbench.speed import fp32
 from dpbench.speed.flops import FlopCount, count_model_flops, meta_model
 from dpbench.speed.hooks import (
     count_parameters,
+    failure_text,
     forward_callable,
     is_out_of_memory,
     native_hw,
@@ -72,6 +81,7 @@ SPEED_COLUMNS = (
     "forward_ms_mean", "forward_images_per_s",
     "peak_mem_mb", "peak_reserved_mb", "model_mem_mb",
     "params", "flops", "macs", "gflops", "gmacs", "native_height", "native_width",
+    *fp32.FP32_DIFF_COLUMNS,
 )
 
 
@@ -99,6 +109,9 @@ class SpeedConfig:
     baseline_options: Mapping[str, Any] = field(default_factory=dict)
     baseline_checkpoint: str | None = None
     seed: int = 0
+    #: Compare each size's output with the fp32 reference (None: whenever the setup is not
+    #: plain fp32; see :mod:`dpbench.speed.fp32`).
+    compare_fp32: bool | None = None
 
     def check(self) -> list[InputSize]:
         """Validate; return the parsed sizes (SizeError/SpeedError on bad values)."""
@@ -225,11 +238,14 @@ def random_images(size: InputSize, batch_size: int, seed: int = 0) -> list[np.nd
 
 def measure_size(model: Any, size: InputSize, *, index: int, batch_size: int, warmup: int, repeats: int,
                  device, timer, reference_bytes: int | None, flops: FlopCount | None,
-                 params: int | None, seed: int = 0, memory_factory=PeakMemory) -> dict:
+                 params: int | None, seed: int = 0, memory_factory=PeakMemory,
+                 outputs: dict[str, fp32.KeptOutput] | None = None) -> dict:
     """One row: latencies of ``predict_batch`` and of the forward alone, peak memory, counts.
 
     An allocation failure gives an ``error`` row whose text starts with ``OOM``; any other error
     at this size an ``error`` row with the exception's type and message. Never raises for them.
+    With ``outputs``, an ``ok`` size puts there (key: size label) the first image's output of
+    the last timed call, for the fp32 comparison.
     """
     row: dict[str, Any] = dict.fromkeys(SPEED_COLUMNS)  # every row has every column (NaN = n/a)
     row |= {
@@ -245,9 +261,9 @@ def measure_size(model: Any, size: InputSize, *, index: int, batch_size: int, wa
     try:
         images = random_images(size, batch_size, seed)
         memory = memory_factory(device, reference_bytes=reference_bytes)
+        predict = fp32.LastResult(lambda: model.predict_batch(images), warmup + repeats)
         with memory:
-            predict_seconds = time_calls(lambda: model.predict_batch(images), warmup=warmup, repeats=repeats,
-                                         timer=timer)
+            predict_seconds = time_calls(predict, warmup=warmup, repeats=repeats, timer=timer)
         stats = LatencyStats.from_seconds(predict_seconds)
         row.update(_stats_columns("latency_ms", stats))
         row["ms_per_image_median"] = stats.median_ms / batch_size
@@ -263,21 +279,39 @@ def measure_size(model: Any, size: InputSize, *, index: int, batch_size: int, wa
                 time_calls(forward, warmup=warmup, repeats=repeats, timer=timer))
             row.update(_stats_columns("forward_ms", forward_stats))
             row["forward_images_per_s"] = forward_stats.per_second(batch_size)
+        if outputs is not None:
+            outputs[size.label] = fp32.first_output(predict.result)
     except Exception as exc:  # noqa: BLE001 - one size failing must not stop the others
-        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-        if is_out_of_memory(exc):
-            row.update(status="error", error=oom_text(exc))
-        else:
-            row.update(status="error", error=f"{type(exc).__name__}: {first_line}")
+        row.update(status="error", error=failure_text(exc))
         release_memory(device)
     return row
 
 
 # -- one model --------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Torch's CPU random generator seeded with ``seed`` inside, restored after: a randomly
+    initialised model (``pretrained=false``) gets the same weights in every load of the job, so
+    the fp32 reference is the candidate's network."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
 def _load(name: str, checkpoint: str | None, device: str, config: SpeedConfig, options: Mapping) -> Any:
     """Load the model; ``batch_size`` is offered to factories that take it (Depth Pro batches
     ``predict_batch`` by it) and dropped for those that do not (they loop over the batch)."""
+    with _seeded(config.seed):
+        return _load_unseeded(name, checkpoint, device, config, options)
+
+
+def _load_unseeded(name: str, checkpoint: str | None, device: str, config: SpeedConfig, options: Mapping) -> Any:
     from dpbench.models import load_model
     from dpbench.models.base import ModelOptionError
 
@@ -345,6 +379,8 @@ def measure_model(config: SpeedConfig, *, role: str, name: str, options: Mapping
         params = count_parameters(model)
     print_ = fingerprint(record, options, environment, config)
     hw = native_hw(model)
+    plan = fp32.reference_plan(model, options, config.precision, bool(config.compile))
+    kept: dict[str, fp32.KeptOutput] | None = {} if plan is not None and config.compare_fp32 is not False else None
     manifest = {
         "run_id": None, "kind": KIND, "status": "running", "created": _now(), "finished": None,
         "model": record, "model_options": dict(options), "suite": KIND, "protocol": {}, "metrics": list(SPEED_COLUMNS),
@@ -361,6 +397,7 @@ def measure_model(config: SpeedConfig, *, role: str, name: str, options: Mapping
             "flops_counted_on": "meta" if meta is not None else str(device.type),
             "flops_at_hd": flops[FLOPS_REFERENCE_SIZE].flops if FLOPS_REFERENCE_SIZE in flops else None,
             "flops_path": next(iter(flops.values())).path if flops else None,
+            "fp32_reference": fp32.reference_record(plan, kept is not None),
         },
     }
     store, resumed = _open_store(out, run_id, print_, manifest, allow_search)  # locked for this process
@@ -396,10 +433,14 @@ def measure_model(config: SpeedConfig, *, role: str, name: str, options: Mapping
             row = measure_size(model, size, index=index, batch_size=int(config.batch_size),
                                warmup=int(config.warmup), repeats=int(config.repeats), device=device,
                                timer=timer, reference_bytes=reference, flops=count, params=params,
-                               seed=int(config.seed), memory_factory=memory_factory)
+                               seed=int(config.seed), memory_factory=memory_factory, outputs=kept)
             store.append_rows([row])
             measured.append(size.label)
             say("  " + _size_line(size, row))
+        if kept:
+            model = None  # the candidate goes before its fp32 reference comes
+            release_memory(device)
+            _compare_fp32(store, config, name, checkpoint, device, plan, kept, sizes, say)
     except KeyboardInterrupt:
         status, failure = "interrupted", "interrupted by the user"
         raise
@@ -412,6 +453,26 @@ def measure_model(config: SpeedConfig, *, role: str, name: str, options: Mapping
         del model, meta
         release_memory(device)
     return ModelMeasurement(role=role, store=store, resumed=resumed, measured=measured, skipped=skipped)
+
+
+def _compare_fp32(store: RunStore, config: SpeedConfig, name: str, checkpoint: str | None, device,
+                  plan: fp32.ReferencePlan, kept: Mapping[str, fp32.KeptOutput], sizes: Sequence[InputSize],
+                  say: Callable[[str], None]) -> None:
+    """Load the fp32 reference once, store the difference columns of the sizes in ``kept`` and
+    record a reference failure as ``speed.fp32_reference_error`` (the timing rows stay)."""
+    by_label = {s.label: s for s in sizes}
+    reference_config = dataclasses.replace(config, precision="fp32", compile=False)
+    say(f"  comparing {len(kept)} size(s) with the fp32 reference (this setup: {', '.join(plan.reasons)})")
+    results, error = fp32.compare_outputs(
+        lambda: _load(name, checkpoint, str(device), reference_config, plan.options), kept,
+        lambda label: random_images(by_label[label], int(config.batch_size), int(config.seed)), device)
+    store.consolidate()
+    fp32.store_differences(store, results)
+    store.update_manifest(speed={**store.manifest.get("speed", {}), "fp32_reference_error": error})
+    for label, columns in results.items():
+        say(f"  {by_label[label]}: {fp32.difference_text(columns)}")
+    if error:
+        say(f"  fp32 reference: {error} (those sizes keep their timing, without difference columns)")
 
 
 def _finish(store: RunStore, status: str, failure: str | None) -> None:

@@ -6,10 +6,13 @@ import math
 from collections.abc import Sequence
 
 from dpbench._table import format_table
+from dpbench.speed.fp32 import format_difference
 from dpbench.store import RunStore
 
 COLUMNS = ("model", "params", "GFLOPs@HD", "GMACs@HD", "native", "size", "ms (median)", "p10-p90 ms",
            "forward ms", "img/s", "peak MiB", "status")
+#: The column shown (before ``status``) when any row was compared with its fp32 reference.
+FP32_COLUMN = "max rel Δ vs fp32"
 
 
 def _num(value, digits: int = 1) -> str:
@@ -54,6 +57,7 @@ def speed_table_rows(store: RunStore) -> list[dict]:
                      "forward ms": _num(row["forward_ms_median"]) if ok else "-",
                      "img/s": _num(row["images_per_s"], 2) if ok else "-",
                      "peak MiB": _num(row["peak_mem_mb"], 0) if ok else "-",
+                     FP32_COLUMN: format_difference(row.get("out_max_rel_diff")) if ok else "-",
                      "status": "ok" if ok else row["error"].split(":")[0]})
     return rows
 
@@ -61,7 +65,10 @@ def speed_table_rows(store: RunStore) -> list[dict]:
 def format_speed_table(stores: Sequence[RunStore]) -> str:
     """The text table of several speed runs (a candidate and its baseline, typically)."""
     rows = [r for store in stores for r in speed_table_rows(store)]
-    return format_table(rows, COLUMNS)
+    columns = COLUMNS
+    if any(r[FP32_COLUMN] not in ("n/a", "-") for r in rows):
+        columns = (*COLUMNS[:-1], FP32_COLUMN, COLUMNS[-1])
+    return format_table(rows, columns)
 
 
 __all__ = ["format_speed_table", "speed_table_rows"]

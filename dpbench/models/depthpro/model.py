@@ -72,6 +72,9 @@ class DepthProModel(DepthModel):
     #: ``load_model("depthpro", device="meta")`` builds the architecture without weights
     #: (``dpbench speed`` counts parameters and FLOPs on it).
     supports_meta = True
+    #: Options that change only the speed (see DepthModel.speed_only_options); channels_last
+    #: left out takes its default (on for CUDA), as in the fp32 reference of ``dpbench speed``.
+    speed_only_options = frozenset({"compile", "cuda_graphs", "channels_last"})
 
     def __init__(
         self,
