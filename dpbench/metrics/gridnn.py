@@ -156,7 +156,6 @@ if numba is not None:
             lo = np.empty(3)
             hi = np.empty(3)
             scatter = np.empty(6)
-            frame = np.empty(9)
             for i in range(nx):
                 k = j * nx + i
                 v0, u0 = j * leaf, i * leaf
@@ -195,18 +194,16 @@ if numba is not None:
                             scatter[4] += y * z
                             scatter[5] += z * z
                 f = _frame(scatter[0], scatter[1], scatter[2], scatter[3], scatter[4], scatter[5])
-                for c in range(9):
-                    frame[c] = f[c]
                 en = ea = eb = 0.0
                 for v in range(v0, v1):
                     for u in range(u0, u1):
                         if mask[v, u]:
                             d = depth[v, u]
                             x, y, z = xr[u] * d - cx, yr[v] * d - cy, d - cz
-                            en = max(en, abs(frame[0] * x + frame[1] * y + frame[2] * z))
-                            ea = max(ea, abs(frame[3] * x + frame[4] * y + frame[5] * z))
-                            eb = max(eb, abs(frame[6] * x + frame[7] * y + frame[8] * z))
-                _store(nodes, build, k, cnt, cx, cy, cz, frame, en, ea, eb, lo, hi, scatter)
+                            en = max(en, abs(f[0] * x + f[1] * y + f[2] * z))
+                            ea = max(ea, abs(f[3] * x + f[4] * y + f[5] * z))
+                            eb = max(eb, abs(f[6] * x + f[7] * y + f[8] * z))
+                _store(nodes, build, k, cnt, cx, cy, cz, f, en, ea, eb, lo, hi, scatter)
 
     @njit(cache=True, inline="always")
     def _child_extent(nodes, build, c, cx, cy, cz, ex, ey, ez):
@@ -237,7 +234,6 @@ if numba is not None:
             lo = np.empty(3)
             hi = np.empty(3)
             scatter = np.empty(6)
-            frame = np.empty(9)
             kid = np.empty(4, np.int64)
             for i in range(nx):
                 k = off + j * nx + i
@@ -278,15 +274,13 @@ if numba is not None:
                     scatter[4] += build[c, _S + 4] + m * y * z
                     scatter[5] += build[c, _S + 5] + m * z * z
                 f = _frame(scatter[0], scatter[1], scatter[2], scatter[3], scatter[4], scatter[5])
-                for c in range(9):
-                    frame[c] = f[c]
                 en = ea = eb = 0.0
                 for e in range(nk):
                     c = kid[e]
                     en = max(en, _child_extent(nodes, build, c, cx, cy, cz, f[0], f[1], f[2]))
                     ea = max(ea, _child_extent(nodes, build, c, cx, cy, cz, f[3], f[4], f[5]))
                     eb = max(eb, _child_extent(nodes, build, c, cx, cy, cz, f[6], f[7], f[8]))
-                _store(nodes, build, k, cnt, cx, cy, cz, frame, en, ea, eb, lo, hi, scatter)
+                _store(nodes, build, k, cnt, cx, cy, cz, f, en, ea, eb, lo, hi, scatter)
 
     @njit(cache=True, parallel=True)
     def _build_kids(nodes, kids, offs, nys, nxs):
@@ -324,7 +318,7 @@ if numba is not None:
         return t0 * t0 + t1 * t1 + t2 * t2
 
     @njit(cache=True, inline="always")
-    def _node_lb2(nodes, k, px, py, pz, best2):
+    def _node_lb2(nodes, k, px, py, pz):
         """Squared distance from P to the node's oriented box: a lower bound (∞ for an empty node,
         whose extents are stored as −1e200)."""
         x, y, z = px - nodes[k, _CX], py - nodes[k, _CY], pz - nodes[k, _CZ]
@@ -384,14 +378,14 @@ if numba is not None:
         return m
 
     @njit(cache=True, inline="always")
-    def _scan_packet(depth, mask, xr, yr, v0, v1, u0, u1, qx, qy, qz, best, bv, bu):
-        """Update each query's nearest point with the pixels [v0, v1) × [u0, u1)."""
+    def _scan_packet(depth, mask, xr, yr, v0, v1, u0, u1, qx, qy, qz, best, bv, bu, q0, q1):
+        """Update the nearest point of queries q0..q1−1 with the pixels [v0, v1) × [u0, u1)."""
         for v in range(v0, v1):
             for u in range(u0, u1):
                 if mask[v, u]:
                     d = depth[v, u]
                     x, y = xr[u] * d, yr[v] * d
-                    for q in range(PACKET):
+                    for q in range(q0, q1):
                         dx, dy, dz = x - qx[q], y - qy[q], d - qz[q]
                         d2 = dx * dx + dy * dy + dz * dz
                         if d2 < best[q]:
@@ -410,7 +404,7 @@ if numba is not None:
         k = offs[level] + j * nxs[level] + i
         near = False
         for q in range(PACKET):
-            if _node_lb2(nodes, k, qx[q], qy[q], qz[q], best[q]) < best[q]:
+            if _node_lb2(nodes, k, qx[q], qy[q], qz[q]) < best[q]:
                 near = True
         if not near:
             return
@@ -422,7 +416,7 @@ if numba is not None:
             if lv == 0:
                 _scan_packet(depth, mask, xr, yr, max(nj * leaf, wv0), min(nj * leaf + leaf, wv1 + 1),
                              max(ni * leaf, wu0), min(ni * leaf + leaf, wu1 + 1), qx, qy, qz, best,
-                             bv, bu)
+                             bv, bu, 0, PACKET)
                 continue
             clv = lv - 1
             size = leaf << clv
@@ -498,9 +492,9 @@ if numba is not None:
                         else:
                             gv, gu = pv, min(max(pu + uq - prev_u, 0), w - 1)
                         best[q], bv[q], bu[q] = np.inf, v, uq
-                        _scan_packet_one(depth, mask, xr, yr, max(gv - 1, 0), min(gv + 2, h),
-                                         max(gu - 1, 0), min(gu + 2, w), qx, qy, qz, best, bv,
-                                         bu, q)
+                        _scan_packet(depth, mask, xr, yr, max(gv - 1, 0), min(gv + 2, h),
+                                     max(gu - 1, 0), min(gu + 2, w), qx, qy, qz, best, bv, bu, q,
+                                     q + 1)
                         pv, pu, prev_u = bv[q], bu[q], uq
                         m = _clearing_margin(qx[q], qy[q], qz[q], v, uq, w, h, xr, yr, ax, ay,
                                              best[q], spread)
@@ -518,19 +512,6 @@ if numba is not None:
                     for q in range(n):
                         out[v, us[q]] = math.sqrt(best[q])
                     pv, pu, prev_u = bv[n - 1], bu[n - 1], us[n - 1]
-
-    @njit(cache=True, inline="always")
-    def _scan_packet_one(depth, mask, xr, yr, v0, v1, u0, u1, qx, qy, qz, best, bv, bu, q):
-        """Update query q of the packet with the pixels [v0, v1) × [u0, u1)."""
-        for v in range(v0, v1):
-            for u in range(u0, u1):
-                if mask[v, u]:
-                    d = depth[v, u]
-                    dx, dy, dz = xr[u] * d - qx[q], yr[v] * d - qy[q], d - qz[q]
-                    d2 = dx * dx + dy * dy + dz * dz
-                    if d2 < best[q]:
-                        best[q], bv[q], bu[q] = d2, v, u
-
 
 class DepthCloudIndex:
     """Search structure over the cloud of one depth map (pixels of ``mask``, given ray slopes).
