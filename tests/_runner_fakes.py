@@ -120,6 +120,8 @@ class FakeModel(DepthModel):
         self.output_kind = kind
         self.name = f"fake:{behaviour}"
         self.log = log  # file receiving one line per predicted sample id (call counting)
+        self.dataset = None
+        self.first_predicted: dict[str, str] = {}  # per dataset, this session's first sample id
 
     def _gt(self, sample: Sample) -> np.ndarray:
         if sample.depth is not None:
@@ -130,6 +132,8 @@ class FakeModel(DepthModel):
 
     def predict(self, sample, focal_px=None):
         index = sample.meta.get("index")
+        if self.dataset is not None:
+            self.first_predicted.setdefault(self.dataset, sample.id)
         if self.log:  # "{rank}" in the file name becomes the torchrun rank
             with open(self.log.replace("{rank}", os.environ.get("RANK", "0")), "a") as handle:
                 handle.write(f"{sample.id}\n")
@@ -163,6 +167,12 @@ class FakeModel(DepthModel):
 
     def describe(self):
         return {**super().describe(), "behaviour": self.behaviour}
+
+    def begin_dataset(self, dataset):
+        self.dataset = dataset
+
+    def observed(self):
+        return {"first_predicted": dict(self.first_predicted)} if self.first_predicted else {}
 
 
 @register_model("fake", family=True, output_kind="metric_depth", reads_ground_truth=True,

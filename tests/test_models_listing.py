@@ -25,6 +25,8 @@ register_model("zzlist-extra", output_kind="metric_depth", extra="zzextra",
                requires=("dpbench_no_such_module_zz",))(_never)
 register_model("zzlist-needs", output_kind="metric_depth", requires=("dpbench_no_such_module_zz",))(_never)
 register_model("zzlist-json", output_kind="metric_depth", extra="zzjson", requires=("json",))(_never)
+register_model("zzlist-half", output_kind="metric_depth", extra="zzhalf", requires=("json",),
+               extra_modules=("dpbench_no_such_module_zz",))(_never)
 
 
 def rows_by_name():
@@ -58,6 +60,9 @@ def test_extra_status():
     assert rows["zzlist-extra"]["extra"] == 'zzextra (missing: pip install "dpbench[zzextra]")'
     assert rows["zzlist-needs"]["extra"] == "missing: dpbench_no_such_module_zz"
     assert rows["zzlist-json"]["extra"] == "zzjson (installed)"
+    # the load-time requirement imports, a module of the extra does not: not "installed"
+    assert rows["zzlist-half"]["extra"] == 'zzhalf (missing: pip install "dpbench[zzhalf]")'
+    assert rows["zzlist-half"]["status"] == "needs extra zzhalf"
     assert rows["probe:gt"]["extra"] == "-"
 
 
@@ -215,3 +220,30 @@ def test_every_paper_table_model_has_a_route_and_the_native_ones_say_so():
     assert rows["marigold[:<repo>]"]["route"] == "diffusers"
     assert rows["hf:Intel/dpt-hybrid-midas"]["route"] == "transformers"
     assert not [row for row in rows.values() if row["status"] == "no model card"]  # Tables 1-3 all carded
+
+
+# Import name of each distribution an extra of pyproject.toml lists, where the two differ.
+_IMPORT_NAMES = {"scikit-image": "skimage", "pyyaml": "yaml", "torch-scatter": "torch_scatter",
+                 "mmcv-lite": "mmcv", "huggingface_hub": "huggingface_hub"}
+
+
+def test_extra_modules_belong_to_their_extra():
+    """Each baseline's listed modules are installed by the extra it names in pyproject.toml."""
+    import re
+    from pathlib import Path
+
+    from dpbench.models import model_infos
+    from dpbench.resources import load_toml
+
+    project = load_toml(Path(__file__).resolve().parents[1] / "pyproject.toml")
+    extras = project["project"]["optional-dependencies"]
+    checked = 0
+    for info in model_infos():
+        if not info.extra_modules or info.name.startswith("zz"):
+            continue
+        assert info.extra in extras, info.name
+        dists = [re.split(r"[<>=;\[ ]", spec, maxsplit=1)[0] for spec in extras[info.extra]]
+        modules = {_IMPORT_NAMES.get(d, d.replace("-", "_")) for d in dists}
+        assert set(info.extra_modules) <= modules, (info.name, set(info.extra_modules) - modules)
+        checked += 1
+    assert checked >= 3  # zerodepth, patchfusion, unidepth

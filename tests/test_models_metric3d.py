@@ -202,7 +202,7 @@ def test_crops_follow_the_dataset_domain_and_are_recorded(load):
     v1 = load()
     for dataset, domain in (("middlebury", "indoor"), ("eth3d", "outdoor"), ("sintel", "mixed")):
         v1.begin_dataset(dataset)
-        assert v1.describe()["crops_by_dataset"][dataset] == {"domain": domain,
+        assert v1.observed()["crops_by_dataset"][dataset] == {"domain": domain,
                                                               "crop": list(DOMAIN_CROPS.get(domain, (512, 992)))}
     assert v1.describe()["crop_by_domain"] == {"indoor": [512, 1088], "outdoor": [512, 992], "mixed": [512, 992]}
     v2 = load("metric3d-v2")
@@ -370,3 +370,7 @@ def test_dpbench_run_on_the_sample_suite_uses_one_crop_per_domain(upstream_packa
     variants = rows.groupby("dataset")["model_variant"].agg(set).to_dict()  # recorded on every row
     assert variants == {"middlebury": {"crop 512x1088"}, "sintel": {"crop 512x992"}}
     json.dumps(record)  # the record is plain JSON
+    # chosen while predicting, so recorded when the run ends
+    assert manifest["model_observed"]["crops_by_dataset"] == {
+        "middlebury": {"domain": "indoor", "crop": [512, 1088]},
+        "sintel": {"domain": "mixed", "crop": [512, 992]}}

@@ -240,6 +240,7 @@ def test_resume_after_keyboard_interrupt_gives_identical_rows(tmp_path, suite, m
         _run(tmp_path, suite, model_options={"log": str(calls)})
     (store,) = [RunStore(p) for p in (tmp_path / "runs").iterdir()]
     assert store.manifest["status"] == "interrupted"
+    interrupted_observed = store.manifest.get("model_observed")
     done = store.rows()
     # the model saw scene0/frame_0000, _0002, _0004, scene1/frame_0001, then scene1/frame_0003 (index 3)
     assert sorted(set(done["sample_index"])) == [0, 1, 2, 3] and (done["status"] == "ok").all()
@@ -252,6 +253,11 @@ def test_resume_after_keyboard_interrupt_gives_identical_rows(tmp_path, suite, m
     predicted = calls.read_text().split()
     assert len(predicted) == (N_DEPTH - 4) + N_MASK + N_FOCAL and "scene0/frame_0000" not in predicted
     assert len(resumed.store.manifest["resumed"]) == 1
+    # what the model reported choosing: written at the interruption, merged over by the resumed session
+    assert interrupted_observed == {"first_predicted": {"fake-depth": "scene0/frame_0000"}}
+    seen = resumed.store.manifest["model_observed"]["first_predicted"]
+    assert set(seen) == {"fake-depth", "fake-mask", "fake-focal"}
+    assert seen["fake-depth"] == "scene1/frame_0003"  # the sample the resumed session began with
 
 
 def test_resume_after_the_process_is_killed(tmp_path, suite):

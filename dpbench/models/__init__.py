@@ -33,6 +33,10 @@ class ModelInfo:
     family: bool = False
     extra: str | None = None
     requires: tuple[str, ...] = ()
+    #: Import names of what the extra installs and the upstream code imports while loading (not
+    #: checked at load: an ImportError there already names the extra). ``dpbench models`` lists an
+    #: extra as installed only when these import too.
+    extra_modules: tuple[str, ...] = ()
     reads_ground_truth: bool = False
     #: Returns the places the weights are looked up, each with whether a file is there
     #: (None when the question does not apply, e.g. a family reading any Hub repository).
@@ -56,6 +60,7 @@ def register_model(
     family: bool = False,
     extra: str | None = None,
     requires: tuple[str, ...] = (),
+    extra_modules: tuple[str, ...] = (),
     reads_ground_truth: bool = False,
     weights: Callable[[], list[tuple[str, bool | None]]] | None = None,
     default_arg: str | None = None,
@@ -73,7 +78,7 @@ def register_model(
             raise ValueError(f"model name {name!r} is already registered")
         _REGISTRY[name] = ModelInfo(
             name=name, factory=factory, output_kind=output_kind, description=description,
-            family=family, extra=extra, requires=tuple(requires),
+            family=family, extra=extra, requires=tuple(requires), extra_modules=tuple(extra_modules),
             reads_ground_truth=reads_ground_truth, weights=weights,
             default_arg=default_arg, kind_from=kind_from,
         )

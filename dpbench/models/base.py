@@ -49,6 +49,11 @@ class DepthModel:
         return {"name": self.name, "output_kind": self.output_kind,
                 "reads_ground_truth": self.reads_ground_truth}
 
+    def observed(self) -> dict:
+        """What the model chose while predicting (e.g. a crop per dataset): the run's manifest
+        records it as ``model_observed`` when the run ends, beside ``describe()`` from its start."""
+        return {}
+
 
 def image_of(sample_or_image: Sample | np.ndarray) -> np.ndarray:
     """The H×W×3 uint8 RGB image of a Sample, or the array itself after checking its shape."""

@@ -70,13 +70,19 @@ def load_cards() -> list[tuple[Path, dict]]:
     return cards
 
 
+def _missing_modules(info: ModelInfo) -> list[str]:
+    """The modules of ``info.requires`` and ``info.extra_modules`` that cannot be imported."""
+    return [m for m in dict.fromkeys(info.requires + info.extra_modules)
+            if importlib.util.find_spec(m) is None]
+
+
 def status_of(info: ModelInfo | None, present: bool | None, declared: str | None = None) -> str:
     """``runnable``, ``needs extra <x>`` (or ``needs <module>``), ``weights missing``, or what the
     card declares (``predictions only``, ``not runnable yet``...)."""
     if declared:
         return str(declared)
     if info is not None:
-        missing = [m for m in info.requires if importlib.util.find_spec(m) is None]
+        missing = _missing_modules(info)
         if missing:
             return f"needs extra {info.extra}" if info.extra else f"needs {', '.join(missing)}"
     return "weights missing" if present is False else "runnable"
@@ -140,7 +146,7 @@ def _weights(info: ModelInfo) -> tuple[str, bool | None]:
 
 def extra_status(info: ModelInfo) -> str:
     """``-`` when nothing optional is needed, else the extra and whether its modules import."""
-    missing = [m for m in info.requires if importlib.util.find_spec(m) is None]
+    missing = _missing_modules(info)
     if info.extra is None:
         return f"missing: {', '.join(missing)}" if missing else "-"
     if missing:

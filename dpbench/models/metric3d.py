@@ -306,6 +306,10 @@ class Metric3D(DepthModel):
         self.crop = crop_for(self.crop_mode, self.variant, domain)
         self.crops_by_dataset[dataset] = {"domain": domain, "crop": list(self.crop)}
 
+    def observed(self) -> dict:
+        """The crop each dataset got (chosen per dataset, so known only once it ran)."""
+        return {"crops_by_dataset": dict(self.crops_by_dataset)} if self.crops_by_dataset else {}
+
     def _focal(self, focal_px: float | None) -> tuple[float, str]:
         if focal_px is not None:
             return float(focal_px), "given"
@@ -346,7 +350,6 @@ class Metric3D(DepthModel):
             "crop_mode": crop_mode,
             "crop_by_domain": {d: list(crop_for(self.crop_mode, self.variant, d)) for d in ("indoor", "outdoor",
                                                                                             "mixed")},
-            "crops_by_dataset": dict(self.crops_by_dataset),
             "rescale": f"hubconf: depth*(fx*s)/{CANONICAL_FOCAL_PX:g}, clamp [{MIN_DEPTH_M:g}, {MAX_DEPTH_M:g}] m",
             "focal": "given by the runner (gt/exif)" + (", else 1000 px" if self.missing_focal == "canonical" else ""),
             "cpu_workaround": dict(self.workaround),

@@ -226,6 +226,8 @@ def _weights_locations() -> list[tuple[str, bool | None]]:
     default_arg=DEFAULT_VARIANT,
     extra=EXTRA,
     requires=("torch",),
+    extra_modules=("mmengine", "kornia", "transformers", "huggingface_hub", "skimage", "prettytable",
+                   "imageio", "wandb"),
     description="PatchFusion (clone of zhyever/PatchFusion, -o repo=<dir>): tiled metric depth; "
                 f"variants {', '.join(VARIANTS)}",
     weights=_weights_locations,

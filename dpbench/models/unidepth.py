@@ -382,6 +382,7 @@ def _cached_paper_weights() -> list[tuple[str, bool | None]]:
     default_arg=PAPER_VARIANT,
     extra="unidepth",
     requires=("torch", "huggingface_hub"),
+    extra_modules=("einops", "wandb"),
     description=("UniDepth V1/V2 (torch.hub lpiccinelli-eth/UniDepth): metric depth + predicted focal; "
                  f"variants {', '.join(VARIANTS)}; licence CC BY-NC 4.0 (non-commercial)"),
     weights=_cached_paper_weights,

@@ -264,6 +264,8 @@ def choose_build(build: str, source: HubSource) -> str:
     output_kind="metric_depth",
     extra=EXTRA,
     requires=("torch",),
+    extra_modules=("einops", "lpips", "pyquaternion", "wandb", "termcolor", "seaborn", "skimage", "yaml",
+                   "torch_scatter"),
     description="ZeroDepth (TRI-ML/vidar, torch.hub or a local clone): metric depth from image + K",
     weights=_weights_locations,
 )

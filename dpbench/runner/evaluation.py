@@ -437,10 +437,24 @@ class Evaluation:
             self.store.update_manifest(
                 status=status, finished=iso(utc_now()), failure=failure,
                 datasets=[self.records[e.dataset] for e in self.suite.entries],
+                **self._observed(),
             )
             self.store.release_lock()
         self.ctx.barrier()
         return status
+
+    def _observed(self) -> dict:
+        """``{"model_observed": ...}``: what the model reports it chose, merged over what an earlier
+        session of this run recorded (a resumed run only sees the datasets it still had to do)."""
+        observe = getattr(self.model, "observed", None)
+        seen = observe() if callable(observe) else {}
+        if not seen:
+            return {}
+        merged = dict(self.store.manifest.get("model_observed") or {})
+        for key, value in seen.items():
+            old = merged.get(key)
+            merged[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+        return {"model_observed": merged}
 
     def _coverage_status(self, status: str, failure: str | None) -> tuple[str, str | None]:
         """An honest run status: ``complete`` only when every dataset of the suite was found and
