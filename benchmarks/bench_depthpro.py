@@ -32,12 +32,16 @@ the image-encoder ViT, the FoV ViT, the FoV convs); "decoder, head and glue" is 
 forward (projections, window split/merge, decoder, head). Below the stages the operators with the
 largest self time are listed, so that the time outside the ViTs' matrix products is visible.
 
-Measured on a 2-core AMD EPYC (Zen, AVX2, no AVX-512; shared, load 1–8), fp32: the three ViT-L
-backbones (37 windows of 384², about 14 of the 19.2 TFLOP) are 85–93 % of both forwards, and within
-them the linear layers (``addmm``, MKL) are ~80 % and the fused attention ~12 %; the two networks
-run the same matrix products there. dpbench's savings are in the rest: NNPACK Winograd 3×3 convs
-and matrix-product transposed convs in the decoder and head, and chunked windows / row bands for
-memory. bf16 autocast on this CPU (no AVX512-BF16, no AMX) is about 3× slower than fp32.
+Measured on 2-core AMD EPYC VMs (AVX2, no AVX-512), fp32, one round each, idle: Zen 3, released
+142 s, dpbench 125 s (time 0.88×, forward memory 0.48×); Zen 1, released 345 s, dpbench 282 s (0.82×,
+0.47×); max relative |Δ| 5e-7 both. The three ViT-L backbones (37 windows of 384², about 14 of
+the 19.2 TFLOP) take 79 % (Zen 3) to 86 % (Zen 1) of dpbench's forward and the same time in the
+released one; their linear layers (``addmm``, MKL) run at the machine's fp32 matrix-product rate
+(~165 GFLOP/s on Zen 3, ~68 on Zen 1, measured with ``torch.mm`` on 4096² matrices), so the
+backbones alone are ~0.7× the released forward and bound the ratio from below. dpbench's savings
+are in the rest: NNPACK Winograd 3×3 convs and matrix-product transposed convs in the decoder and
+head, and chunked windows / row bands for memory. bf16 autocast on a CPU without AVX512-BF16 or
+AMX is about 3× slower than fp32.
 """
 
 from __future__ import annotations
