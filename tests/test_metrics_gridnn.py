@@ -96,7 +96,7 @@ def test_identical_clouds_give_zero():
 
 def test_bounds_hold_for_every_node():
     # Every stored oriented box contains the points of its node, at every level, in an
-    # orthonormal frame.
+    # orthonormal frame, and is the tightest such box where the extents come from the points.
     pred, gt, (fx, fy, cx, cy) = smooth_scene(45, 70, seed=4, noise=0.03)
     mask = np.random.default_rng(1).random(gt.shape) < 0.9
     xr = (np.arange(gt.shape[1]) - cx) / fx
@@ -121,6 +121,8 @@ def test_bounds_hold_for_every_node():
                 extents = node[gridnn._EN:gridnn._EN + 3]
                 local = np.abs((pts - node[gridnn._CX:gridnn._CX + 3]) @ axes.T)
                 assert np.all(local <= extents)
+                if lv <= gridnn.EXACT_LEVELS:  # leaves and the lowest levels: the points' own extents
+                    np.testing.assert_allclose(extents, local.max(0), rtol=1e-9, atol=1e-10)
 
 
 def test_eigenvectors_closed_form():
