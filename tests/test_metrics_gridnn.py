@@ -88,6 +88,20 @@ def test_extreme_depths_and_sparse_masks():
         check_both_directions(pred, gt, mask, intr)
 
 
+def test_masked_distances_follow_row_major_order():
+    # nearest_masked() is array[mask] of the KD-tree map, row by row, also with empty rows.
+    pred, gt, (fx, fy, cx, cy) = smooth_scene(37, 53, seed=6, noise=0.02)
+    mask = np.random.default_rng(2).random(gt.shape) < 0.6
+    mask[5] = False
+    mask[:, :7] = False
+    xr = (np.arange(gt.shape[1]) - cx) / fx
+    yr = (np.arange(gt.shape[0]) - cy) / fy
+    got = DepthCloudIndex(gt, mask, xr, yr).nearest_masked(pred)
+    want = kdtree_nearest(pred, gt, mask, fx, fy, cx, cy)[mask]
+    assert got.shape == (np.count_nonzero(mask),)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_identical_clouds_give_zero():
     _, gt, intr = smooth_scene(30, 40, seed=0)
     got = depth_cloud_nearest(gt, gt, np.ones(gt.shape, bool), *intr)

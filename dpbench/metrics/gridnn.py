@@ -466,8 +466,9 @@ if numba is not None:
 
     @njit(cache=True, parallel=True)
     def _query_all(qdepth, depth, mask, xr, yr, ax, ay, spread, leaf, nodes, kids, offs, nys, nxs,
-                   order, out):
-        """Nearest distance from each masked query point to the target cloud, written to ``out``.
+                   order, first, out):
+        """Nearest distance from each masked query point to the target cloud, written to ``out``
+        (one entry per masked pixel in row-major order; row v's first one at ``first[v]``).
 
         Queries go along image rows in packets of :data:`PACKET` neighbours. Each query first
         looks at the 3×3 pixels around where the previous query's nearest point was (shifted by
@@ -492,14 +493,18 @@ if numba is not None:
             bv = np.empty(PACKET, np.int64)
             bu = np.empty(PACKET, np.int64)
             us = np.empty(PACKET, np.int64)
+            slots = np.empty(PACKET, np.int64)
             for v in range(tj * leaf, min(tj * leaf + leaf, h)):
                 pv, pu, prev_u = v, -1, -1  # previous query's nearest pixel and column
+                slot = first[v]
                 u = 0
                 while u < w:
                     n = 0
                     while u < w and n < PACKET:
                         if mask[v, u]:
                             us[n] = u
+                            slots[n] = slot
+                            slot += 1
                             n += 1
                         u += 1
                     if n == 0:
@@ -543,7 +548,7 @@ if numba is not None:
                                            lv, sj, si, qx, qy, qz, best, bv, bu, st_l, st_j, st_i,
                                            lbs, wv0, wv1, wu0, wu1)
                     for q in range(n):
-                        out[v, us[q]] = math.sqrt(best[q])
+                        out[slots[q]] = math.sqrt(best[q])
                     pv, pu, prev_u = bv[n - 1], bu[n - 1], us[n - 1]
 
 class DepthCloudIndex:
@@ -590,10 +595,19 @@ class DepthCloudIndex:
 
         Unmasked pixels hold NaN.
         """
+        out = np.full(self.depth.shape, np.nan)
+        out[self.mask] = self.nearest_masked(query_depth)
+        return out
+
+    def nearest_masked(self, query_depth: np.ndarray) -> np.ndarray:
+        """The distances of :meth:`nearest` for the masked pixels only, in row-major order (as
+        ``array[mask]``), without the H×W map."""
         qd = np.ascontiguousarray(query_depth, dtype=np.float64)
         if qd.shape != self.depth.shape:
             raise ValueError(f"query_depth: expected shape {self.depth.shape}, got {qd.shape}")
-        out = np.full(qd.shape, np.nan)
+        per_row = np.count_nonzero(self.mask, axis=1)
+        first = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.int64)
+        out = np.empty(int(per_row.sum()))
         # Leaf rows interleaved so that the static split over threads gets a mix of easy and hard rows.
         order = np.argsort(_bit_reverse_order(int(self.nys[0])), kind="stable").astype(np.int64)
         ax = 1.0 / np.sqrt(1.0 + self.xr * self.xr)
@@ -601,7 +615,7 @@ class DepthCloudIndex:
         # pixels per unit of ray slope, times the largest 1/ax, 1/ay: see _clearing_margin
         spread = max(_pixels_per_slope(self.xr) / ax.min(), _pixels_per_slope(self.yr) / ay.min())
         _query_all(qd, self.depth, self.mask, self.xr, self.yr, ax, ay, spread, self.leaf, self.nodes,
-                   self.kids, self.offs, self.nys, self.nxs, order, out)
+                   self.kids, self.offs, self.nys, self.nxs, order, first, out)
         return out
 
 

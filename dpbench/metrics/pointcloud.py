@@ -209,8 +209,8 @@ def pointcloud_metrics(
     gt_map = np.where(keep, gt, 0.0)
     xr = (np.arange(gt.shape[1], dtype=np.float64) - cx) / fx
     yr = (np.arange(gt.shape[0], dtype=np.float64) - cy) / fy
-    a = gridnn.DepthCloudIndex(gt_map, keep, xr, yr).nearest(pred_map)[keep]
-    b = gridnn.DepthCloudIndex(pred_map, keep, xr, yr).nearest(gt_map)[keep]
+    a = gridnn.DepthCloudIndex(gt_map, keep, xr, yr).nearest_masked(pred_map)
+    b = gridnn.DepthCloudIndex(pred_map, keep, xr, yr).nearest_masked(gt_map)
     return _scores(a, b, threshold, cd_squared)
 
 
